@@ -1,0 +1,112 @@
+"""Where a task's data comes from: its public Hugging Face hub dataset, or a local copy.
+
+By default every task loads its public hub dataset. Offline machines point all tasks at one
+local folder with a single switch, either of:
+
+* the environment variable ``KICK_DATA_DIR=/path/to/data``, or
+* lm-eval's ``--metadata '{"data_dir": "/path/to/data"}'`` (wins over the variable).
+
+The folder mirrors the files of the LLM-KICK reference code (VITA-Group/llm-kick); a task
+reads only its own entries (see each task's README)::
+
+    mmlu/dev/<subject>_dev.csv, mmlu/test/<subject>_test.csv   (no header; question,A,B,C,D,answer)
+    freebaseqa/FreebaseQA-eval.json                           (official FreebaseQA JSON)
+    triviaqa/rc_with_context.jsonl                            (question, answer_aliases, context)
+    kick_summarization/questions.jsonl                        (question_id, text)
+    kick_conversation/questions.jsonl                         (question_id, category, text)
+
+A missing or malformed local file, or an unreachable hub with no local copy, stops the run
+with one line that names the path expected, its format and the hub dataset id.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+ENV_VAR = "KICK_DATA_DIR"
+METADATA_KEY = "data_dir"
+
+
+class KickDataError(RuntimeError):
+    """A task's data could not be read; the message says what to fix."""
+
+
+def configured_data_dir(metadata: dict[str, Any] | None = None) -> Path | None:
+    """The local data folder from ``--metadata data_dir`` or ``KICK_DATA_DIR``, if any."""
+    value = (metadata or {}).get(METADATA_KEY) or os.environ.get(ENV_VAR)
+    if not value:
+        return None
+    folder = Path(value).expanduser()
+    if not folder.is_dir():
+        raise KickDataError(
+            f"local data folder {str(folder)!r} (from {'--metadata data_dir' if (metadata or {}).get(METADATA_KEY) else ENV_VAR}) "
+            "does not exist or is not a folder"
+        )
+    return folder
+
+
+def local_file(folder: Path, relative: str, *, fmt: str, hub_id: str) -> Path:
+    """``folder/relative``, or a :class:`KickDataError` naming the path, format and hub id."""
+    path = folder / relative
+    if not path.is_file():
+        raise KickDataError(
+            f"missing local data file {str(path)!r}: expected {fmt}; "
+            f"provide it, or unset {ENV_VAR}/data_dir to load the hub dataset {hub_id!r}"
+        )
+    return path
+
+
+def read_jsonl(path: Path, required: Iterable[str], *, hub_id: str) -> list[dict[str, Any]]:
+    """Rows of a JSON-lines file, each checked to carry the ``required`` fields."""
+    required = tuple(required)
+    rows = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise malformed(path, f"line {number} is not JSON ({err.msg})", required, hub_id) from None
+            missing = [key for key in required if key not in row]
+            if missing:
+                raise malformed(path, f"line {number} lacks {missing}", required, hub_id)
+            rows.append(row)
+    if not rows:
+        raise malformed(path, "it holds no rows", required, hub_id)
+    return rows
+
+
+def malformed(path: Path, what: str, fields: Iterable[str], hub_id: str) -> KickDataError:
+    return KickDataError(
+        f"malformed local data file {str(path)!r}: {what}; expected JSON lines with fields "
+        f"{list(fields)} (the layout of the hub dataset {hub_id!r} is described in the task README)"
+    )
+
+
+def load_hub(hub_id: str, name: str | None = None, **kwargs):
+    """``datasets.load_dataset`` with a one-line error naming the offline fix."""
+    import datasets
+
+    try:
+        return datasets.load_dataset(hub_id, name, **kwargs)
+    except Exception as err:  # offline, gated, renamed: all need the same advice
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise KickDataError(
+            f"could not load the hub dataset {hub_id!r}{f' ({name})' if name else ''}: {reason[:200]}; "
+            f"with no network, set {ENV_VAR}=/path/to/data (or --metadata '{{\"data_dir\": ...}}') "
+            "to read a local copy (layout: kick_tasks/data.py)"
+        ) from None
+
+
+def local_or_hub(
+    metadata: dict[str, Any],
+    from_local: Callable[[Path], Any],
+    from_hub: Callable[[], Any],
+):
+    """Run ``from_local(folder)`` when a data folder is configured, else ``from_hub()``."""
+    folder = configured_data_dir(metadata)
+    return from_local(folder) if folder is not None else from_hub()
