@@ -112,6 +112,8 @@ class KickLM(HFLM):
         from compressors.calibration import calibration_tokens
 
         tokenizer = AutoTokenizer.from_pretrained(pretrained, revision=revision, trust_remote_code=trust_remote_code)
+        # Calibration first: an unavailable source fails before the dense weights are read.
+        calibration = calibration_tokens(tokenizer, self._calibration) if self._recipe.needs_calibration() else None
         model = AutoModelForCausalLM.from_pretrained(
             pretrained,
             revision=revision,
@@ -119,7 +121,6 @@ class KickLM(HFLM):
             trust_remote_code=trust_remote_code,
             low_cpu_mem_usage=True,
         )
-        calibration = calibration_tokens(tokenizer, self._calibration) if self._recipe.needs_calibration() else None
         device = self._compress_device or ("cuda" if torch.cuda.is_available() else "cpu")
         report = compress(model, self._recipe, calibration, device=device)
         save_checkpoint(model, tokenizer, staging)
