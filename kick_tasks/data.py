@@ -48,18 +48,21 @@ def configured_data_dir(metadata: dict[str, Any] | None = None) -> Path | None:
     return folder
 
 
-def local_file(folder: Path, relative: str, *, fmt: str, hub_id: str) -> Path:
-    """``folder/relative``, or a :class:`KickDataError` naming the path, format and hub id."""
+def local_file(folder: Path, relative: str, *, fmt: str, hub_id: str | None = None) -> Path:
+    """``folder/relative``, or a :class:`KickDataError` naming the path, format and hub id
+    (``hub_id=None``: the data has no public hub dataset, so a local copy is the only source)."""
     path = folder / relative
     if not path.is_file():
-        raise KickDataError(
-            f"missing local data file {str(path)!r}: expected {fmt}; "
-            f"provide it, or unset {ENV_VAR}/data_dir to load the hub dataset {hub_id!r}"
+        fallback = (
+            f"or unset {ENV_VAR}/data_dir to load the hub dataset {hub_id!r}"
+            if hub_id
+            else "this data has no hub dataset, so the local copy is required"
         )
+        raise KickDataError(f"missing local data file {str(path)!r}: expected {fmt}; provide it, {fallback}")
     return path
 
 
-def read_jsonl(path: Path, required: Iterable[str], *, hub_id: str) -> list[dict[str, Any]]:
+def read_jsonl(path: Path, required: Iterable[str], *, hub_id: str | None = None) -> list[dict[str, Any]]:
     """Rows of a JSON-lines file, each checked to carry the ``required`` fields."""
     required = tuple(required)
     rows = []
@@ -80,10 +83,11 @@ def read_jsonl(path: Path, required: Iterable[str], *, hub_id: str) -> list[dict
     return rows
 
 
-def malformed(path: Path, what: str, fields: Iterable[str], hub_id: str) -> KickDataError:
+def malformed(path: Path, what: str, fields: Iterable[str], hub_id: str | None = None) -> KickDataError:
+    layout = f"the layout of the hub dataset {hub_id!r}" if hub_id else "the layout"
     return KickDataError(
         f"malformed local data file {str(path)!r}: {what}; expected JSON lines with fields "
-        f"{list(fields)} (the layout of the hub dataset {hub_id!r} is described in the task README)"
+        f"{list(fields)} ({layout} is described in the task README)"
     )
 
 

@@ -19,5 +19,5 @@ def load_demo(**_metadata: Any):
     """``custom_dataset`` hook: ``{"test": docs}`` from the packaged file."""
     import datasets
 
-    rows = read_jsonl(QUESTIONS, ("question_id", "question", "answers"), hub_id="(none: packaged with llm-kick)")
+    rows = read_jsonl(QUESTIONS, ("question_id", "question", "answers"))
     return datasets.DatasetDict({"test": datasets.Dataset.from_list(rows)})

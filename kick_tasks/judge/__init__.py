@@ -1,0 +1,41 @@
+"""The LLM judge of LLM-KICK's generative tasks: pairwise 1-10 scores against a reference.
+
+* :mod:`.config`: which endpoint and model (``--metadata judge_*`` or ``KICK_JUDGE_*``);
+* :mod:`.prompts`: our judge prompts, in the reference code's layout;
+* :mod:`.client`: an OpenAI-compatible chat client with retries and back-off;
+* :mod:`.cache`: every judgment on disk, append-only, so runs resume for free;
+* :mod:`.parsing`: scores out of free-text replies (unreadable ones counted, never zeros);
+* :mod:`.pairwise`: concurrent judging in both orders and the relative score.
+"""
+
+from .cache import JudgmentCache, judgment_key, open_cache
+from .client import ChatClient, JudgeError, JudgeRequestRejected, JudgeUnavailableError
+from .config import JudgeConfig, JudgeConfigError, judge_config
+from .pairwise import Pair, Verdict, disagreement_rate, invalid_count, judge_pairs, relative_score
+from .parsing import PairScores, parse_scores
+from .prompts import RUBRICS, SUMMARY_CRITERIA, build_messages, rubric_for
+
+__all__ = [
+    "RUBRICS",
+    "SUMMARY_CRITERIA",
+    "ChatClient",
+    "JudgeConfig",
+    "JudgeConfigError",
+    "JudgeError",
+    "JudgeRequestRejected",
+    "JudgeUnavailableError",
+    "JudgmentCache",
+    "Pair",
+    "PairScores",
+    "Verdict",
+    "build_messages",
+    "disagreement_rate",
+    "invalid_count",
+    "judge_config",
+    "judge_pairs",
+    "judgment_key",
+    "open_cache",
+    "parse_scores",
+    "relative_score",
+    "rubric_for",
+]

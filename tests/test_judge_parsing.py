@@ -1,0 +1,117 @@
+"""Judge replies to scores, and judge settings from metadata and environment.
+
+The replies below are written for these tests in the formats that the GPT-4 reviews of the
+LLM-KICK reference repository show (``*_evaluation.jsonl``): scores on the first line(s),
+``7.5``-style halves, ``x/10 for Assistant 1`` lines, a final ``(a, b)`` tuple, ``error``.
+Each expected value is what the reference's own parser extracted from a reply of that
+layout, or -1 where it failed and we succeed, as noted.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from kick_tasks.judge import SUMMARY_CRITERIA, JudgeConfig, JudgeConfigError, judge_config, parse_scores
+
+ONE = ("overall",)
+
+SUMMARY_REPLIES = [
+    (
+        "7 6\n8 6\n9 8\n7 7\nThe first summary keeps the order of events and every fact it states "
+        "comes from the story. The second one invents a date.",
+        ((7, 8, 9, 7), (6, 6, 8, 7)),
+    ),
+    (
+        "9 8.5\n9 8\n9 8.5\n9 8.5\n\nBoth summaries cover the trial and the verdict; the second "
+        "leaves out the sentence handed down.",
+        ((9, 9, 9, 9), (8.5, 8, 8.5, 8.5)),
+    ),
+    (  # labelled lines in another order: the reference parser failed (-1); we read the labels
+        "Fluency: 9 8\nCoherence: 8 7\nRelevance: 8/10 6/10\nConsistency: 7 7\nExplanation follows.",
+        ((8, 7, 9, 8), (7, 7, 8, 6)),
+    ),
+    (  # markdown bold labels in the asked order
+        "**Coherence**: 6 5\n**Consistency**: 6 4\n**Fluency**: 7 7\n**Relevance**: 5 5\nBoth are short.",
+        ((6, 6, 7, 5), (5, 4, 7, 5)),
+    ),
+]
+
+INSTRUCTION_REPLIES = [
+    ("10 9\nBoth answers list practical steps; the first adds a worked weekly plan.", (10, 9)),
+    ("8 7.5\n\nThe first answer is better organised.", (8, 7.5)),
+    (  # the reference parser failed (-1) on this layout
+        "8.5/10 for Assistant 1, 6/10 for Assistant 2.\n\nAssistant 1:\nThe loop reads each line...",
+        (8.5, 6),
+    ),
+    (  # math review that solves first, then scores per line; reference: -1
+        "Let us solve it first: 4x - 7 = 9, so x = 4.\n\nAssistant 1 reaches x = 4 correctly.\n"
+        "Assistant 2 drops the sign.\n\nScores:\nAssistant 1: 10/10\nAssistant 2: 3/10",
+        (10, 3),
+    ),
+    (  # math review ending with a tuple; reference: -1
+        "First, the distance between (1, 1) and (4, 5) is 5.\nAssistant 1 gets 5, Assistant 2 gets 7.\n"
+        "So the final scores are (9, 2).",
+        (9, 2),
+    ),
+]
+
+INVALID_REPLIES = [
+    "error",
+    "",
+    "   \n  ",
+    "Both summaries are good.",
+    "8 7\n8 7\n9 8\nThe fourth line is missing.",  # three of four criteria
+    "12 9\nOut of range.",
+    "8 7 6\nThree numbers on the score line.",
+    "The answer mentions the points (2, 3) and (4, 5) only.",  # tuples that are not scores
+]
+
+
+@pytest.mark.parametrize("reply,expected", SUMMARY_REPLIES)
+def test_summary_replies_parse_per_criterion(reply, expected):
+    scores = parse_scores(reply, SUMMARY_CRITERIA)
+    assert scores is not None
+    assert (scores.first, scores.second) == expected
+
+
+@pytest.mark.parametrize("reply,expected", INSTRUCTION_REPLIES)
+def test_instruction_replies_parse(reply, expected):
+    scores = parse_scores(reply, ONE)
+    assert scores is not None
+    assert (scores.first[0], scores.second[0]) == expected
+
+
+@pytest.mark.parametrize("reply", INVALID_REPLIES)
+def test_unreadable_replies_are_none_not_zero(reply):
+    criteria = SUMMARY_CRITERIA if reply.startswith("8 7\n8 7") else ONE
+    assert parse_scores(reply, criteria) is None
+
+
+def test_config_metadata_over_environment_and_types():
+    env = {"KICK_JUDGE_BASE_URL": "http://env:1/v1", "KICK_JUDGE_MODEL": "env-model", "KICK_JUDGE_CONCURRENCY": "2"}
+    config = judge_config({"judge_base_url": "http://meta:2/v1/", "judge_temperature": "0.2",
+                           "judge_both_orders": "false", "pretrained": "x"}, env)
+    assert config.base_url == "http://meta:2/v1" and config.model == "env-model"
+    assert config.concurrency == 2 and config.temperature == 0.2 and config.both_orders is False
+    assert judge_config({}, {}) is None
+    assert JudgeConfig.from_json(config.to_json()) == config
+
+
+@pytest.mark.parametrize("metadata,message", [
+    ({"judge_api_key": "sk-x"}, "must not be passed"),
+    ({"judge_base_url": "http://h/v1", "judge_modle": "m"}, "unknown judge setting"),
+    ({"judge_base_url": "http://h/v1"}, "judge_model is required"),
+    ({"judge_base_url": "h:1/v1", "judge_model": "m"}, "must start with http"),
+    ({"judge_base_url": "http://h/v1", "judge_model": "m", "judge_concurrency": 0}, "judge_concurrency=0"),
+    ({"judge_base_url": "http://h/v1", "judge_model": "m", "judge_both_orders": "maybe"}, "judge_both_orders"),
+])
+def test_config_errors_name_the_setting(metadata, message):
+    with pytest.raises(JudgeConfigError, match=message):
+        judge_config(metadata, {})
+
+
+def test_api_key_is_read_by_variable_name_and_never_serialised(monkeypatch):
+    monkeypatch.setenv("MY_JUDGE_KEY", "sk-never-stored-123")
+    config = judge_config({"judge_base_url": "http://h/v1", "judge_model": "m", "judge_api_key_env": "MY_JUDGE_KEY"}, {})
+    assert config.api_key() == "sk-never-stored-123"
+    assert "sk-never-stored-123" not in config.to_json() + repr(config)

@@ -1,0 +1,261 @@
+"""kick_summarization_* and kick_instruction through lm-eval, with and without the judge.
+
+A small data folder written here (our own stories and questions, in LLM-KICK's file layout)
+keeps the runs fast; the real sets in ``../shared/data`` are checked by the loaders only.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from judge_server import StandInJudge, criterion_scores
+
+from kick_tasks import judged_utils
+from kick_tasks.data import KickDataError
+from kick_tasks.judge import JudgeUnavailableError
+from kick_tasks.judge import cache as cache_module
+
+KICK_TASKS = Path(judged_utils.__file__).parent
+INSTRUCTION = "Summarize the given story in less than 150 words while preserving high coherence, consistency, fluency, and relevance.\n\n"
+STORIES = [
+    ("small", "The town council opened a new library on Monday. Children lined up before dawn.",
+     ["A new library opened on Monday", "Children queued before dawn"]),
+    ("small", "A storm closed the harbour for two days. Fishing boats stayed tied up.",
+     ["Storm shut the harbour for two days"]),
+    ("mid", "Engineers finished the river bridge a month early. The mayor thanked the crews. "
+            "Traffic will move to the bridge next week, and the old ferry will stop.",
+     ["Bridge finished a month early", "Ferry service will end"]),
+    ("mid", "The school choir won the regional contest. They sang three songs in two languages.",
+     ["Choir wins regional contest"]),
+    ("large", "Farmers reported a record apple harvest this autumn. Warm spring weather and steady "
+              "rain helped the trees. Prices at the market fell as supply grew, and cider makers "
+              "bought more fruit than in any year before.",
+     ["Record apple harvest", "Prices fell as supply rose"]),
+    ("large", "A museum returned a painting to the family that lost it eighty years ago. The work "
+              "had hung in a gallery for decades before researchers traced its history.",
+     ["Museum returns painting to family"]),
+]
+QUESTIONS = [
+    ("generic", "How can I keep a small garden healthy?", "Water it in the morning and remove weeds each week."),
+    ("coding", "Write a Python function that reverses a string.", "def reverse(s):\n    return s[::-1]"),
+    ("math", "What is 12 times 11?", "12 times 11 is 132."),
+    ("writing", "Write a short thank-you note to a neighbour.", "Dear neighbour, thank you for watering my plants."),
+]
+SECRET = "sk-test-never-written-7777"
+
+
+@pytest.fixture(scope="module")
+def kick_data(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("kick_data")
+    (root / "kick_summarization").mkdir()
+    (root / "kick_conversation").mkdir()
+    with open(root / "kick_summarization/questions.jsonl", "w") as out:
+        for qid, (group, story, highlights) in enumerate(STORIES, 1):
+            text = INSTRUCTION + story + "".join("@highlight" + h for h in highlights)
+            out.write(json.dumps({"question_id": qid, "text": text, "category": group}) + "\n")
+    with open(root / "kick_conversation/questions.jsonl", "w") as q, \
+            open(root / "kick_conversation/reference_answers_gpt35.jsonl", "w") as a:
+        for qid, (category, question, answer) in enumerate(QUESTIONS, 1):
+            q.write(json.dumps({"question_id": qid, "text": question, "category": category}) + "\n")
+            a.write(json.dumps({"question_id": qid, "text": answer, "answer_id": f"a{qid}"}) + "\n")
+    return root
+
+
+@pytest.fixture(autouse=True)
+def fresh_judge_state(monkeypatch):
+    monkeypatch.delenv("KICK_DATA_DIR", raising=False)
+    for name in [n for n in os.environ if n.startswith("KICK_JUDGE_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setattr(judged_utils, "_told_no_judge", False)
+    cache_module._OPEN.clear()
+
+
+def evaluate(model_dir, tasks, metadata, **kwargs):
+    import lm_eval
+    from lm_eval.tasks import TaskManager
+
+    manager = TaskManager(include_defaults=False, include_path=str(KICK_TASKS), metadata=metadata)
+    return lm_eval.simple_evaluate(
+        model="hf", model_args=f"pretrained={model_dir},device=cpu,dtype=float32", tasks=tasks,
+        task_manager=manager, gen_kwargs="max_gen_toks=12", bootstrap_iters=0, **kwargs,
+    )
+
+
+def docs(loader, **kwargs):
+    return list(loader(**kwargs)["test"])
+
+
+def test_loaders_group_stories_cut_highlights_and_pick_rubrics(kick_data):
+    small = docs(judged_utils.load_summarization, length="small", data_dir=str(kick_data))
+    assert [d["question_id"] for d in small] == [1, 2]
+    assert small[0]["prompt"] == INSTRUCTION + STORIES[0][1]
+    assert small[0]["reference"] == "A new library opened on Monday.\nChildren queued before dawn."
+    assert all(d["judge"] == "" and d["rubric"] == "summary" for d in small)
+    instruction = docs(judged_utils.load_instruction, data_dir=str(kick_data))
+    assert [d["rubric"] for d in instruction] == ["general", "coding", "math", "general"]
+    assert instruction[2]["reference"] == "12 times 11 is 132."
+
+
+def test_missing_local_copy_is_a_one_line_error_naming_files_and_switch(tmp_path):
+    for loader, kwargs, expected in [
+        (judged_utils.load_summarization, {"length": "mid"}, "kick_summarization/questions.jsonl"),
+        (judged_utils.load_instruction, {}, "kick_conversation/questions.jsonl"),
+    ]:
+        with pytest.raises(KickDataError) as err:
+            loader(**kwargs)
+        message = str(err.value)
+        assert "\n" not in message and expected in message and "KICK_DATA_DIR" in message and "data_dir" in message
+    with pytest.raises(KickDataError, match="missing local data file"):
+        judged_utils.load_instruction(data_dir=str(tmp_path))
+
+
+@pytest.mark.parametrize("loader,kwargs,reference,message", [
+    (judged_utils.load_instruction, {}, "highlights", "only for summarization"),
+    (judged_utils.load_summarization, {"length": "small"}, "gpt35", "neither 'highlights' nor a path"),
+    (judged_utils.load_instruction, {}, "/nowhere/samples_*.jsonl", "neither 'gpt35' nor a path"),
+    (judged_utils.load_summarization, {"length": "huge"}, "highlights", "length 'huge' is not one of"),
+])
+def test_bad_reference_or_group_is_named(kick_data, loader, kwargs, reference, message):
+    with pytest.raises(KickDataError, match=message):
+        loader(data_dir=str(kick_data), reference=reference, **kwargs)
+
+
+def test_reference_files_answer_lines_or_lm_eval_samples(kick_data, tmp_path):
+    answers = tmp_path / "dense_answers.jsonl"
+    answers.write_text("".join(json.dumps({"question_id": q, "text": f" answer {q} "}) + "\n" for q in (1, 2, 3)))
+    samples = tmp_path / "samples_kick_instruction_x.jsonl"
+    samples.write_text(
+        json.dumps({"doc": {"set": "kick_conversation", "question_id": 4}, "filtered_resps": ["four"]}) + "\n"
+        + json.dumps({"doc": {"set": "kick_summarization", "question_id": 1}, "filtered_resps": ["other task"]}) + "\n"
+    )
+    loaded = docs(judged_utils.load_instruction, data_dir=str(kick_data), reference=str(tmp_path / "*.jsonl"))
+    assert [d["reference"] for d in loaded] == ["answer 1", "answer 2", "answer 3", "four"]
+    (tmp_path / "other.jsonl").write_text(json.dumps({"question_id": 2, "text": "a different answer"}) + "\n")
+    with pytest.raises(KickDataError, match="disagree on kick_conversation question 2"):
+        judged_utils.load_instruction(data_dir=str(kick_data), reference=str(tmp_path / "*.jsonl"))
+
+
+def test_question_missing_from_the_reference_fails_only_when_scored(kick_data, tmp_path, caplog):
+    partial = tmp_path / "partial.jsonl"
+    partial.write_text(json.dumps({"question_id": 1, "text": "only one"}) + "\n")
+    loaded = docs(judged_utils.load_instruction, data_dir=str(kick_data), reference=str(partial))
+    assert "has no answer for 3 of 4 questions" in caplog.text
+    assert judged_utils.process_results(loaded[0], ["only one"])["rougeL_proxy"] == 1.0
+    with pytest.raises(KickDataError, match="question 2: reference .*partial.jsonl' has no answer"):
+        judged_utils.process_results(loaded[1], ["text"])
+
+
+def test_without_judge_reports_rouge_proxies_and_says_so_once(tiny_model_dir, kick_data, caplog):
+    results = evaluate(tiny_model_dir, ["kick_summarization", "kick_instruction"], {"data_dir": str(kick_data)}, limit=2)
+    for task in ["kick_summarization_small", "kick_summarization_large", "kick_instruction", "kick_summarization"]:
+        metrics = {k.split(",")[0] for k in results["results"][task] if "," in k and "stderr" not in k}
+        assert metrics == {"rouge1_proxy", "rouge2_proxy", "rougeL_proxy"}, task
+        assert all(0.0 <= results["results"][task][f"{m},none"] <= 1.0 for m in metrics)
+    assert caplog.text.count("no LLM judge configured") == 1
+
+
+def expected_relative(samples, criteria):
+    """Ratios the stand-in's scores imply for these lm-eval samples (per criterion, then overall)."""
+    ref = [criterion_scores(s["doc"]["reference"], criteria) for s in samples]
+    cand = [criterion_scores(s["filtered_resps"][0].strip(), criteria) for s in samples]
+    per = [sum(c[i] for c in cand) / sum(r[i] for r in ref) for i in range(criteria)]
+    return per, sum(map(sum, cand)) / sum(map(sum, ref))
+
+
+def test_judged_scores_match_the_stand_in_and_rerun_is_free(tiny_model_dir, kick_data, tmp_path):
+    with StandInJudge() as server:
+        metadata = {"data_dir": str(kick_data), "judge_base_url": server.url, "judge_model": "stand-in",
+                    "judge_cache_dir": str(tmp_path / "judge-cache"), "judge_concurrency": 3}
+        run = dict(limit=2, log_samples=True, apply_chat_template=True)
+        first = evaluate(tiny_model_dir, ["kick_summarization", "kick_instruction"], metadata, **run)
+        assert len(server.requests) == 2 * (6 + 2)  # each pair asked in both orders, once
+        cache_module._OPEN.clear()
+        second = evaluate(tiny_model_dir, ["kick_summarization", "kick_instruction"], metadata, **run)
+        assert len(server.requests) == 16  # all from the cache
+    assert second["results"] == first["results"]
+    results, samples = first["results"], first["samples"]
+    assert "<|im_start|>user\n" in samples["kick_instruction"][0]["arguments"][0][0]  # --apply_chat_template
+    for group in judged_utils.LENGTH_GROUPS:
+        task = f"kick_summarization_{group}"
+        per, overall = expected_relative(samples[task], 4)
+        for criterion, value in zip(("coherence", "consistency", "fluency", "relevance"), per, strict=True):
+            assert results[task][f"{criterion}_rel,none"] == pytest.approx(value)
+        assert results[task]["judge_score_rel,none"] == pytest.approx(overall)
+        assert results[task]["judge_invalid,none"] == 0 and results[task]["judge_order_disagree,none"] == 0
+    groups = [results[f"kick_summarization_{g}"]["judge_score_rel,none"] for g in judged_utils.LENGTH_GROUPS]
+    assert results["kick_summarization"]["judge_score_rel,none"] == pytest.approx(sum(groups) / 3)
+    _, overall = expected_relative(samples["kick_instruction"], 1)
+    assert results["kick_instruction"]["judge_score_rel,none"] == pytest.approx(overall)
+
+
+def test_judge_down_is_flagged_before_generation_and_stops_the_run(tiny_model_dir, kick_data, tmp_path, caplog):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}/v1"
+    metadata = {"data_dir": str(kick_data), "judge_base_url": dead, "judge_model": "m", "judge_max_retries": 1,
+                "judge_backoff": 0.01, "judge_cache_dir": str(tmp_path)}
+    with pytest.raises(JudgeUnavailableError, match=re.escape(dead) + ".*connection failed.*rerun"):
+        evaluate(tiny_model_dir, ["kick_instruction"], metadata, limit=1)
+    assert f"judge endpoint {dead} does not answer now" in caplog.text
+
+
+@pytest.mark.slow
+def test_lm_eval_command_then_dense_samples_as_reference(tiny_model_dir, kick_data, tmp_path):
+    """The real console script with the stand-in judge; its --log_samples files then serve as
+    the dense reference of a second run, which must score exactly 1.0 against itself."""
+    out, cache = tmp_path / "dense", tmp_path / "judge-cache"
+    with StandInJudge() as server:
+        metadata = {"data_dir": str(kick_data), "judge_base_url": server.url, "judge_model": "stand-in",
+                    "judge_cache_dir": str(cache)}
+        command = [
+            str(Path(sys.executable).parent / "lm_eval"), "--model", "hf",
+            "--model_args", f"pretrained={tiny_model_dir},dtype=float32", "--device", "cpu",
+            "--tasks", "kick_summarization,kick_instruction", "--limit", "2", "--gen_kwargs", "max_gen_toks=12",
+            "--metadata", json.dumps(metadata), "--output_path", str(out), "--log_samples",
+        ]
+        env = {**os.environ, "KICK_JUDGE_API_KEY": SECRET, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert {r["headers"]["Authorization"] for r in server.requests} == {f"Bearer {SECRET}"}
+        assert "judge_score_rel" in done.stdout and "coherence_rel" in done.stdout
+
+        written = [p for p in [*out.rglob("*"), *cache.rglob("*")] if p.is_file()]
+        assert any(p.name.startswith("samples_kick_instruction") for p in written)
+        assert all(SECRET not in p.read_text(errors="ignore") for p in written)
+        assert SECRET not in done.stdout + done.stderr
+
+        dense = glob.escape(str(out)) + "/*/samples_kick_*.jsonl"  # lm-eval: <output>/<model>/samples_<task>_<time>.jsonl
+        assert len(glob.glob(dense)) == 4
+        again = evaluate(tiny_model_dir, ["kick_summarization", "kick_instruction"], {**metadata, "reference": dense}, limit=2)
+    for task in ["kick_summarization_small", "kick_summarization_mid", "kick_summarization_large", "kick_instruction"]:
+        assert again["results"][task]["judge_score_rel,none"] == 1.0
+        assert again["results"][task]["rougeL_proxy,none"] == 1.0
+
+
+def squash(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def test_real_llm_kick_sets_load_with_their_groups_and_references(shared_data):
+    groups = {g: docs(judged_utils.load_summarization, length=g, data_dir=str(shared_data))
+              for g in judged_utils.LENGTH_GROUPS}
+    assert {g: len(d) for g, d in groups.items()} == {"small": 30, "mid": 30, "large": 30}
+    stories = [json.loads(line) for line in (shared_data / "cnn_stories/selected_stories.jsonl").read_text().splitlines()]
+    buckets = {(s["bucket"], squash(s["article"])) for s in stories}
+    for group, rows in groups.items():
+        for row in rows:
+            assert "@highlight" not in row["prompt"] and row["reference"]
+            assert (group, squash(row["prompt"].split("\n\n", 1)[1])) in buckets  # same length group
+    instruction = docs(judged_utils.load_instruction, data_dir=str(shared_data))
+    assert len(instruction) == 80 and all(d["reference"] for d in instruction)
+    assert len({d["category"] for d in instruction}) == 9
+    assert Counter(d["rubric"] for d in instruction) == {"general": 70, "coding": 7, "math": 3}
