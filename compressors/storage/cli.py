@@ -1,0 +1,174 @@
+"""``python -m compressors.storage`` (and ``kick storage``): measure, print, write files.
+
+    python -m compressors.storage dense=/models/llama wanda=/models/llama-wanda50 \\
+        --sample 0.1 --bandwidth 500MB/s,2GB/s --measure-bandwidth --out storage-report/
+
+Prints, per checkpoint, the ratio table (codec x representation, with the order-0 entropy
+bound) and the speed / load-time table, then a comparison of all checkpoints; ``--out``
+also writes ``storage.json`` (everything, per tensor included), ``storage_totals.csv``,
+``storage_tensors.csv``, ``storage.md`` and the PNG plots, and keeps a journal per
+checkpoint there so that an interrupted run resumes. Exit status: 0 done, 1 a codec or
+layout was not lossless, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+from compressors.storage.analyze import AnalysisOptions, analyze, default_workers
+from compressors.storage.checkpoint import StorageInputError, open_checkpoint
+from compressors.storage.codecs import CODECS, DEFAULT_CODECS, QUICK_CODECS, LosslessError
+from compressors.storage.loadtime import codec_loads, format_bandwidth, measure_read_bandwidth, parse_bandwidth
+from compressors.storage.persist import atomic_write_text
+from compressors.storage.report import (
+    best_codec_rows,
+    comparison_table,
+    headline,
+    ratio_table,
+    speed_table,
+    summarize,
+    tensors_csv,
+    totals_csv,
+    write_json,
+)
+from compressors.storage.streams import STREAMS
+
+DEFAULT_BANDWIDTHS = "100MB/s,1GB/s,10GB/s"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m compressors.storage",
+        description="Lossless compressibility of checkpoint weights, and what it means for load time.",
+    )
+    p.add_argument("checkpoints", nargs="+", metavar="[LABEL=]PATH",
+                   help="model folder (safetensors, compressed-tensors export) or .safetensors file")
+    p.add_argument("--codecs", default="default",
+                   help=f"comma-separated from {', '.join(CODECS)}; 'default' (all but none and brotli-11) "
+                   f"or 'quick' ({','.join(QUICK_CODECS)})")
+    p.add_argument("--layouts", default=",".join(STREAMS), help=f"streams to measure, from {', '.join(STREAMS)}")
+    p.add_argument("--grouping", default="fields", choices=["fields", "bytes"],
+                   help="byte grouping: exponent apart from sign+mantissa (fields) or plain byte planes (bytes)")
+    p.add_argument("--sample", type=float, default=None, help="fraction of each tensor to sample (0..1); default: all")
+    p.add_argument("--block-kib", type=int, default=1024, help="sampling block size in KiB (whole rows)")
+    p.add_argument("--min-blocks", type=int, default=4, help="least blocks sampled per tensor")
+    p.add_argument("--chunk-mib", type=int, default=64, help="full-run chunk size in MiB (bounds memory)")
+    p.add_argument("--sparse-min", type=float, default=0.1, help="zero fraction from which sparse layouts are measured")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-verify", action="store_true", help="skip the byte-for-byte round-trip check")
+    p.add_argument("--workers", type=int, default=default_workers(), help="threads (default: all cores)")
+    p.add_argument("--bandwidth", default=DEFAULT_BANDWIDTHS, help="storage bandwidths for load times, comma-separated")
+    p.add_argument("--measure-bandwidth", action="store_true", help="also time reading the checkpoint files")
+    p.add_argument("--decode-threads", type=int, default=1, help="cores that decode while loading")
+    p.add_argument("--out", type=Path, help="folder for JSON, CSV, Markdown, PNG and the resume journals")
+    p.add_argument("--json", type=Path, help="also write the full JSON here")
+    p.add_argument("--csv", type=Path, help="also write the totals CSV here")
+    p.add_argument("--no-resume", action="store_true", help="ignore journals of earlier runs in --out")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _run(args)
+    except (StorageInputError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except LosslessError as err:
+        print(f"NOT LOSSLESS: {err}", file=sys.stderr)
+        return 1
+
+
+def _run(args) -> int:
+    if args.decode_threads < 1:
+        raise ValueError(f"--decode-threads {args.decode_threads}: must be at least 1")
+    codecs = {"default": DEFAULT_CODECS, "quick": QUICK_CODECS}.get(args.codecs) or tuple(c.strip() for c in args.codecs.split(",") if c.strip())
+    options = AnalysisOptions(
+        codecs=codecs,
+        layouts=tuple(s.strip() for s in args.layouts.split(",") if s.strip()),
+        grouping=args.grouping,
+        sample=args.sample,
+        block_kib=args.block_kib,
+        min_blocks=args.min_blocks,
+        chunk_mib=args.chunk_mib,
+        sparse_min=args.sparse_min,
+        seed=args.seed,
+        verify=not args.no_verify,
+        workers=args.workers,
+    ).validate()
+    bandwidths = [parse_bandwidth(b) for b in args.bandwidth.split(",") if b.strip()]
+    targets = [_label_path(c) for c in args.checkpoints]
+
+    models = []
+    for label, path in targets:
+        measured = None
+        if args.measure_bandwidth:
+            measured = measure_read_bandwidth(open_checkpoint(path).files)
+        journal = None if args.out is None else args.out / ".journal" / f"{_safe(label)}.jsonl"
+        if journal is not None and args.no_resume:
+            journal.unlink(missing_ok=True)
+        analysis = analyze(path, options, label=label, journal=journal, progress=not args.quiet)
+        summary = summarize(analysis)
+        bws = bandwidths + ([measured["bytes_per_s"]] if measured else [])
+        loads = codec_loads(summary, bws, args.decode_threads)
+        models.append({"summary": summary, "loads": loads, "measured_bandwidth": measured, "analysis": analysis})
+        print(_model_text(summary, loads, measured, markdown=False))
+
+    summaries = [m["summary"] for m in models]
+    if len(models) > 1:
+        print("\ncomparison (ratio raw/compressed):")
+        print(comparison_table(summaries))
+    payload = {"bandwidths_Bps": bandwidths, "decode_threads": args.decode_threads, "models": models}
+    if args.json:
+        write_json(args.json, payload)
+    if args.csv:
+        atomic_write_text(args.csv, totals_csv(summaries, [m["loads"] for m in models]))
+    if args.out:
+        _write_folder(args.out, payload, args.decode_threads)
+        print(f"\nwrote {args.out}/storage.json, storage_totals.csv, storage_tensors.csv, storage.md and plots")
+    return 0
+
+
+def _model_text(summary: dict, loads: dict, measured: dict | None, markdown: bool) -> str:
+    lines = ["", headline(summary)]
+    if measured:
+        lines.append(f"measured read bandwidth: {format_bandwidth(measured['bytes_per_s'])}"
+                     + ("" if measured["cache_dropped"] else " (page cache not dropped: may be memory speed)"))
+    lines += ["", ratio_table(summary, markdown), "", speed_table(summary, _best_loads(summary, loads), markdown)]
+    return "\n".join(lines)
+
+
+def _best_loads(summary: dict, loads: dict) -> dict:
+    return {row["codec"]: loads[row["representation"]][row["codec"]] for row in best_codec_rows(summary)}
+
+
+def _write_folder(out: Path, payload: dict, threads: int) -> None:
+    from compressors.storage.plots import plot_load_time, plot_ratios
+
+    models = payload["models"]
+    summaries = [m["summary"] for m in models]
+    write_json(out / "storage.json", payload)
+    atomic_write_text(out / "storage_totals.csv", totals_csv(summaries, [m["loads"] for m in models]))
+    atomic_write_text(out / "storage_tensors.csv", tensors_csv([m["analysis"] for m in models]))
+    md = [_model_text(m["summary"], m["loads"], m["measured_bandwidth"], markdown=True) for m in models]
+    if len(models) > 1:
+        md += ["", "Comparison (ratio raw/compressed):", "", comparison_table(summaries, markdown=True)]
+    atomic_write_text(out / "storage.md", "\n".join(md).lstrip() + "\n")
+    for s in summaries:
+        plot_load_time(s, out / f"load_time_{_safe(s['label'])}.png", threads)
+    plot_ratios(summaries, out / "ratios.png")
+
+
+def _label_path(arg: str) -> tuple[str, str]:
+    if "=" in arg and not Path(arg).exists():
+        label, path = arg.split("=", 1)
+        return label, path
+    return Path(arg).name or arg, arg
+
+
+def _safe(label: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", label)

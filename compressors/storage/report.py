@@ -1,0 +1,283 @@
+"""Totals of an analysis, and the tables, JSON and CSV made from them.
+
+A *representation* is how a whole checkpoint would be stored: each tensor takes the first
+stream of its preference list that it has (sparse layouts only exist for sparse float
+tensors, byte planes only for 16/32-bit floats), so for instance the ``nm`` total of a 2:4
+pruned model stores its pruned Linear weights as 2:4 metadata + values and everything else
+byte-grouped. ``best`` takes, per tensor and codec, the smallest stream.
+
+Ratios are raw bytes / compressed bytes. Speeds are per core: bytes of weights over CPU
+seconds of one thread, layout transforms included. In sampling mode each total carries a
+95% interval (1.96 standard errors, the per-tensor variances of analyze.py added).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections import Counter, defaultdict
+
+from compressors.storage.dtypes import DTYPES
+from compressors.storage.persist import atomic_write_text
+
+REPRESENTATIONS: dict[str, tuple[str, ...] | None] = {
+    "plain": ("plain",),
+    "grouped": ("grouped", "plain"),
+    "bitmask": ("bitmask", "grouped", "plain"),
+    "nm": ("nm", "grouped", "plain"),
+    "best": None,
+}
+Z95 = 1.959964
+
+
+def summarize(analysis: dict) -> dict:
+    """Model-level totals of one :func:`~compressors.storage.analyze.analyze` result."""
+    tensors = analysis["tensors"]
+    raw = sum(t["raw_bytes"] for t in tensors)
+    codecs = list(dict.fromkeys(["none", *analysis["options"]["codecs"]]))
+    floats = [t for t in tensors if t["zero_fraction"] is not None]
+    float_elems = sum(t["raw_bytes"] / _itemsize(t) for t in floats)
+    reps = {}
+    for rep, order in REPRESENTATIONS.items():
+        if order and order[0] not in ("plain", "grouped") and not any(order[0] in t["streams"] for t in tensors):
+            continue  # no tensor has this layout: the total would repeat "grouped"
+        reps[rep] = _representation(tensors, order, codecs, raw)
+    values = [t["value_entropy_bytes"] for t in tensors]
+    return {
+        "label": analysis["label"],
+        "source": analysis["source"],
+        "raw_bytes": raw,
+        "read_bytes": sum(t["read_bytes"] for t in tensors),
+        "sampled": any(t["sampled"] for t in tensors),
+        "tensors": len(tensors),
+        "dtypes": dict(_bytes_by(tensors, "dtype")),
+        "kinds": dict(_bytes_by(tensors, "kind")),
+        "quantization": analysis["quantization"],
+        "kick": analysis["kick"],
+        "zero_fraction": sum(t["zero_fraction"] * t["raw_bytes"] / _itemsize(t) for t in floats) / float_elems if floats else None,
+        "nm_patterns": dict(Counter(t["nm_pattern"] for t in tensors if t["nm_pattern"])),
+        # Whole-value order-0 bound where the value stream is known, else the byte-plane bound.
+        "value_entropy_bytes": sum(v if v is not None else _stream(t, ("grouped", "plain"))["entropy_bytes"] for t, v in zip(tensors, values)),
+        "representations": reps,
+        "wall_s": analysis["wall_s"],
+        "options": analysis["options"],
+    }
+
+
+def _representation(tensors: list[dict], order: tuple[str, ...] | None, codecs: list[str], raw: int) -> dict:
+    uses = {c: Counter() for c in codecs}
+    entropy = 0.0
+    acc = {c: defaultdict(float) for c in codecs}
+    for t in tensors:
+        if not t["streams"]:
+            continue
+        if order is not None:
+            chosen = {c: _stream_name(t, order) for c in codecs}
+        else:
+            chosen = {c: min(t["streams"], key=lambda s, c=c: t["streams"][s]["codecs"][c]["bytes"]) for c in codecs}
+        entropy += (t["streams"][_stream_name(t, order)] if order else _best_entropy_stream(t))["entropy_bytes"]
+        for c in codecs:
+            s = t["streams"][chosen[c]]
+            r = s["codecs"][c]
+            a = acc[c]
+            uses[c][chosen[c]] += 1
+            a["bytes"] += r["bytes"]
+            a["var"] += r["stderr"] ** 2
+            a["compress_s"] += r["compress_s"] + s["prepare_s"]
+            a["decompress_s"] += r["decompress_s"] + s["restore_s"]
+    out = {}
+    for c, a in acc.items():
+        size, half = a["bytes"], Z95 * math.sqrt(a["var"])
+        out[c] = {
+            "bytes": size,
+            "ratio": raw / size if size else None,
+            "ratio_ci95": [raw / (size + half), raw / (size - half)] if half and size > half else None,
+            "compress_s": a["compress_s"],
+            "decompress_s": a["decompress_s"],
+            "compress_MBps": _mbps(raw, a["compress_s"]),
+            "decompress_MBps": _mbps(raw, a["decompress_s"]),
+            "uses": dict(uses[c]),
+        }
+    return {"entropy_bytes": entropy, "entropy_ratio": raw / entropy if entropy else None, "codecs": out}
+
+
+def _stream_name(t: dict, order: tuple[str, ...]) -> str:
+    return next(s for s in order if s in t["streams"])
+
+
+def _stream(t: dict, order: tuple[str, ...]) -> dict:
+    return t["streams"][_stream_name(t, order)] if t["streams"] else {"entropy_bytes": 0.0}
+
+
+def _best_entropy_stream(t: dict) -> dict:
+    return min(t["streams"].values(), key=lambda s: s["entropy_bytes"])
+
+
+def _bytes_by(tensors: list[dict], key: str) -> Counter:
+    out: Counter = Counter()
+    for t in tensors:
+        out[t[key]] += t["raw_bytes"]
+    return out
+
+
+def _itemsize(t: dict) -> int:
+    return DTYPES[t["dtype"]].itemsize
+
+
+def _mbps(nbytes: float, seconds: float) -> float | None:
+    return nbytes / seconds / 1e6 if seconds > 0 else None
+
+
+def best_codec_rows(summary: dict) -> list[dict]:
+    """Per codec, its representation with the highest ratio: the rows of speed tables and plots."""
+    rows = []
+    codecs = summary["representations"]["plain"]["codecs"]
+    for codec in codecs:
+        rep = max(
+            (r for r in summary["representations"] if r != "best"),
+            key=lambda r: summary["representations"][r]["codecs"][codec]["ratio"] or 0,
+        )
+        rows.append({"codec": codec, "representation": rep, **summary["representations"][rep]["codecs"][codec]})
+    return rows
+
+
+# -- rendering -----------------------------------------------------------------------------
+
+
+def _fmt_ratio(entry: dict) -> str:
+    if entry["ratio"] is None:
+        return "-"
+    ci = entry.get("ratio_ci95")
+    return f"{entry['ratio']:.3f}" + (f"±{(ci[1] - ci[0]) / 2:.2g}" if ci else "")
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "-" if value is None or (isinstance(value, float) and math.isinf(value)) else format(value, spec)
+
+
+def _table(header: list[str], rows: list[list[str]], markdown: bool) -> str:
+    if markdown:
+        lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|"]
+        return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+    widths = [max(len(x) for x in col) for col in zip(header, *rows)]
+    fmt = lambda r: "  ".join(x.ljust(w) if i == 0 else x.rjust(w) for i, (x, w) in enumerate(zip(r, widths)))  # noqa: E731
+    return "\n".join([fmt(header), "  ".join("-" * w for w in widths)] + [fmt(r) for r in rows])
+
+
+def headline(summary: dict) -> str:
+    """One line saying what was measured."""
+    dtypes = ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in summary["dtypes"].items())
+    mode = "sampled ({:.1%} of the bytes read)".format(summary["read_bytes"] / summary["raw_bytes"]) if summary["sampled"] else "full run"
+    extra = ""
+    if summary["zero_fraction"] is not None and summary["zero_fraction"] >= 0.01:
+        extra += f", {summary['zero_fraction']:.1%} zeros in float tensors"
+    if summary["nm_patterns"]:
+        extra += ", N:M: " + ", ".join(f"{k} in {v} tensors" for k, v in summary["nm_patterns"].items())
+    q = summary["quantization"]
+    if q and q.get("packed_bits"):
+        extra += f", {q['packed_bits']}-bit packed ({q['format']})"
+    recipe = (summary["kick"] or {}).get("recipe")
+    if recipe:
+        extra += ", kick recipe " + " ".join(f"{k}={v}" for k, v in recipe.items() if v not in (None, "", [], ()))
+    return f"{summary['label']}: {summary['raw_bytes'] / 1e6:.1f} MB in {summary['tensors']} tensors ({dtypes}){extra}; {mode}"
+
+
+def ratio_table(summary: dict, markdown: bool = False) -> str:
+    """Rows: codecs, then the order-0 entropy bound; columns: representations."""
+    reps = summary["representations"]
+    header = ["codec", *reps]
+    rows = [[codec, *(_fmt_ratio(reps[r]["codecs"][codec]) for r in reps)] for codec in reps["plain"]["codecs"]]
+    rows.append(["entropy bound", *(_fmt(reps[r]["entropy_ratio"], ".3f") for r in reps)])
+    return _table(header, rows, markdown)
+
+
+def speed_table(summary: dict, loads: dict[str, dict], markdown: bool = False) -> str:
+    """Per codec at its best representation: ratio, speeds, break-even bandwidth, load times.
+
+    ``loads`` maps codec -> :func:`compressors.storage.loadtime.codec_load` results.
+    """
+    rows_in = best_codec_rows(summary)
+    bandwidths = next(iter(loads.values()))["load_s"].keys() if loads else []
+    header = ["codec", "layout", "ratio", "compress MB/s", "decompress MB/s", "pays off below", *(f"load @ {b}" for b in bandwidths)]
+    rows = []
+    for row in rows_in:
+        load = loads[row["codec"]]
+        rows.append(
+            [
+                row["codec"],
+                row["representation"],
+                _fmt_ratio(row),
+                _fmt(row["compress_MBps"], ",.1f"),
+                _fmt(row["decompress_MBps"], ",.1f"),
+                load["breakeven_text"],
+                *(f"{s:.2f} s" for s in load["load_s"].values()),
+            ]
+        )
+    return _table(header, rows, markdown)
+
+
+def comparison_table(summaries: list[dict], markdown: bool = False) -> str:
+    """Several checkpoints side by side: a row per checkpoint and representation it has,
+    columns the codecs' ratios, the raw size, and the order-0 bounds (of the representation's
+    byte streams, and of whole values where known)."""
+    codecs = list(summaries[0]["representations"]["plain"]["codecs"])
+    header = ["model", "layout", "raw MB", *codecs, "entropy bound", "value bound"]
+    rows = []
+    for s in summaries:
+        value_bound = _fmt(s["raw_bytes"] / s["value_entropy_bytes"] if s["value_entropy_bytes"] else None, ".3f")
+        for rep, r in s["representations"].items():
+            rows.append(
+                [
+                    s["label"],
+                    rep,
+                    f"{s['raw_bytes'] / 1e6:.1f}",
+                    *(_fmt_ratio(r["codecs"][c]) if c in r["codecs"] else "-" for c in codecs),
+                    _fmt(r["entropy_ratio"], ".3f"),
+                    value_bound,
+                ]
+            )
+    return _table(header, rows, markdown)
+
+
+# -- files ---------------------------------------------------------------------------------
+
+
+def write_json(path, payload: dict) -> None:
+    atomic_write_text(path, json.dumps(payload, indent=1) + "\n")
+
+
+def totals_csv(summaries: list[dict], loads: list[dict[str, dict]] | None = None) -> str:
+    """One row per (model, representation, codec)."""
+    buf = io.StringIO()
+    out = csv.writer(buf)
+    out.writerow(["model", "representation", "codec", "raw_bytes", "compressed_bytes", "ratio", "ratio_ci95_low",
+                  "ratio_ci95_high", "compress_MBps", "decompress_MBps", "entropy_bound_ratio", "breakeven_Bps"])
+    for i, s in enumerate(summaries):
+        for rep, r in s["representations"].items():
+            for codec, c in r["codecs"].items():
+                ci = c["ratio_ci95"] or [None, None]
+                breakeven = loads[i][rep][codec]["breakeven_Bps"] if loads else None
+                out.writerow([s["label"], rep, codec, s["raw_bytes"], round(c["bytes"]), c["ratio"], ci[0], ci[1],
+                              c["compress_MBps"], c["decompress_MBps"], r["entropy_ratio"], breakeven])
+    return buf.getvalue()
+
+
+def tensors_csv(analyses: list[dict]) -> str:
+    """One row per (model, tensor, stream, codec), with the per-part entropy."""
+    buf = io.StringIO()
+    out = csv.writer(buf)
+    out.writerow(["model", "file", "tensor", "dtype", "shape", "kind", "raw_bytes", "sampled", "zero_fraction",
+                  "nm_pattern", "stream", "stream_entropy_bytes", "codec", "compressed_bytes", "stderr", "compress_s",
+                  "decompress_s", "parts_entropy_bits"])
+    for a in analyses:
+        for t in a["tensors"]:
+            for name, s in t["streams"].items():
+                parts = ";".join(f"{p}={v['entropy_bits']:.4f}" for p, v in s["parts"].items())
+                for codec, c in s["codecs"].items():
+                    out.writerow([a["label"], t["file"], t["name"], t["dtype"], "x".join(map(str, t["shape"])), t["kind"],
+                                  t["raw_bytes"], t["sampled"], t["zero_fraction"], t["nm_pattern"], name,
+                                  round(s["entropy_bytes"]), codec, round(c["bytes"]), c["stderr"], c["compress_s"],
+                                  c["decompress_s"], parts])
+    return buf.getvalue()

@@ -1,0 +1,25 @@
+"""The storage benchmark's smoke mode runs and reports what it promises."""
+
+from __future__ import annotations
+
+import json
+import runpy
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[1] / "bench" / "storage_throughput.py"
+
+
+def test_benchmark_smoke_mode(tiny_model_dir, tmp_path, capsys):
+    bench = runpy.run_path(str(BENCH), run_name="storage_bench")
+    out = tmp_path / "bench.json"
+    assert bench["main"](["--smoke", str(tiny_model_dir), "--workers", "2", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "1. overhead" in text and "3. sampling" in text
+    result = json.loads(out.read_text())
+    assert [r["codec"] for r in result["overhead"]] == ["zstd-1", "lz4"]
+    assert all(r["raw_MBps"] > 0 and r["overhead"] > 0 for r in result["overhead"])
+    assert [r["workers"] for r in result["scaling"]] == [1, 2]
+    assert {(r["representation"], r["codec"]) for r in result["sampling"]} == {
+        (rep, c) for rep in ("plain", "grouped") for c in ("zstd-1", "lz4")
+    }
+    assert all(0 < r["read_fraction"] < 1 and abs(r["rel_error"]) < 0.2 for r in result["sampling"])

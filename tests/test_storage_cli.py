@@ -1,0 +1,99 @@
+"""The load-time model, the command and its files, and the summary for evaluation results."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from compressors.storage import summarize_folder
+from compressors.storage.cli import main
+from compressors.storage.codecs import CODECS, Codec
+from compressors.storage.loadtime import (
+    breakeven_bandwidth,
+    format_bandwidth,
+    load_time,
+    measure_read_bandwidth,
+    parse_bandwidth,
+)
+
+
+def test_load_time_and_break_even():
+    raw, packed, decode = 1000.0, 600.0, 2.0
+    assert load_time(packed, decode, 100.0) == pytest.approx(8.0)
+    assert load_time(packed, decode, 100.0, threads=4) == pytest.approx(6.5)
+    b = breakeven_bandwidth(raw, packed, decode)
+    assert b == pytest.approx(200.0)
+    assert load_time(packed, decode, b) == pytest.approx(raw / b)  # equal at the break-even point
+    assert load_time(packed, decode, b / 2) < raw / (b / 2)  # slower storage: compression pays
+    assert load_time(packed, decode, b * 2) > raw / (b * 2)
+    assert breakeven_bandwidth(raw, packed, decode, threads=4) == pytest.approx(800.0)
+    assert breakeven_bandwidth(raw, raw, decode) is None and breakeven_bandwidth(raw, packed, 0.0) == float("inf")
+    assert (format_bandwidth(None), format_bandwidth(float("inf")), format_bandwidth(2.5e9)) == ("never", "always", "2.5 GB/s")
+
+
+def test_parse_bandwidth():
+    assert parse_bandwidth("500MB/s") == 5e8
+    assert parse_bandwidth("1.5 GB/s") == 1.5e9
+    assert parse_bandwidth("200MiB/s") == 200 * 2**20
+    assert parse_bandwidth("3e9") == 3e9 and parse_bandwidth(7) == 7.0
+    for bad in ("fast", "-1GB/s", "0"):
+        with pytest.raises(ValueError, match="bandwidth"):
+            parse_bandwidth(bad)
+
+
+def test_measure_read_bandwidth(tmp_path):
+    path = tmp_path / "blob"
+    path.write_bytes(b"x" * 3_000_000)
+    measured = measure_read_bandwidth([path], block=1 << 20)
+    assert measured["bytes"] == 3_000_000 and measured["bytes_per_s"] > 0
+    assert measure_read_bandwidth([path], max_bytes=1 << 20, block=1 << 20)["bytes"] == 1 << 20
+
+
+def test_command_writes_table_json_csv_markdown_and_plots(tiny_model_dir, tmp_path, capsys):
+    out = tmp_path / "report"
+    argv = [f"tiny={tiny_model_dir}", str(tiny_model_dir), "--codecs", "zstd-1,lz4", "--quiet", "--out", str(out),
+            "--json", str(tmp_path / "all.json"), "--csv", str(tmp_path / "totals.csv"), "--measure-bandwidth",
+            "--bandwidth", "100MB/s,1GB/s"]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "tiny: " in text and "entropy bound" in text and "pays off below" in text and "comparison" in text
+    payload = json.loads((out / "storage.json").read_text())
+    assert payload == json.loads((tmp_path / "all.json").read_text())
+    (first, second) = payload["models"]
+    assert first["summary"]["label"] == "tiny" and second["summary"]["label"] == tiny_model_dir.name
+    assert first["summary"]["representations"]["grouped"]["codecs"]["zstd-1"]["ratio"] > 1.0
+    assert first["measured_bandwidth"]["bytes"] > 0 and len(first["analysis"]["tensors"]) > 10
+    rows = list(csv.DictReader((out / "storage_totals.csv").open()))
+    assert len(rows) == 2 * 3 * 3  # models x representations (plain, grouped, best) x codecs (none, zstd-1, lz4)
+    assert {r["codec"] for r in rows} == {"none", "zstd-1", "lz4"}
+    tensors = list(csv.DictReader((out / "storage_tensors.csv").open()))
+    assert {r["stream"] for r in tensors} == {"plain", "grouped"} and "exponent=" in tensors[-1]["parts_entropy_bits"]
+    assert (tmp_path / "totals.csv").read_text() == (out / "storage_totals.csv").read_text()
+    assert "| codec |" in (out / "storage.md").read_text()
+    for png in ("ratios.png", "load_time_tiny.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert main(argv) == 0  # the journal makes the rerun resume, with the same numbers
+    again = json.loads((out / "storage.json").read_text())
+    assert again["models"][0]["analysis"]["tensors"] == first["analysis"]["tensors"]
+
+
+def test_command_exit_status_for_bad_options_and_lossy_codecs(tiny_model_dir, monkeypatch, capsys):
+    assert main([str(tiny_model_dir), "--sample", "2", "--quiet"]) == 2
+    assert "error: sample 2.0: must be a fraction in (0, 1)" in capsys.readouterr().err
+    assert main([str(tiny_model_dir), "--bandwidth", "fast", "--quiet"]) == 2
+    monkeypatch.setitem(CODECS, "snappy", Codec("snappy", bytes, lambda b: b"\0" + bytes(b)[1:]))
+    assert main([str(tiny_model_dir), "--codecs", "snappy", "--quiet"]) == 1
+    assert "NOT LOSSLESS" in capsys.readouterr().err
+
+
+def test_summarize_folder_is_small_and_json_ready(tiny_model_dir):
+    summary = summarize_folder(tiny_model_dir)
+    text = json.dumps(summary)
+    assert len(text) < 4000
+    assert summary["raw_bytes"] > 0 and summary["dtypes"] == {"F32": summary["raw_bytes"]}
+    assert set(summary["ratios"]["grouped"]) == {"zstd-3", "lz4"}
+    assert summary["best"]["ratio"] == max(max(r.values()) for r in summary["ratios"].values() if r)
+    full = summarize_folder(tiny_model_dir, codecs=["zstd-1"], sample=None, workers=1)
+    assert not full["sampled"] and full["best"]["codec"] == "zstd-1"
