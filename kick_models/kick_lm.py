@@ -18,22 +18,15 @@ the ``config`` of its results file, so a result file alone says what model it sc
 
 from __future__ import annotations
 
-import gc
-import logging
 import time
-from pathlib import Path
 from typing import Any
 
 from lm_eval.api.registry import register_model
 from lm_eval.models.huggingface import HFLM
 
 from kick_models.checkpoint_cache import CheckpointCache, export_checkpoint, library_versions
+from kick_models.compressed_checkpoint import compressed_checkpoint, needs_compression, split_model_args
 from kick_models.model_args import check_keys
-
-logger = logging.getLogger(__name__)
-
-RECIPE_KEYS = ("method", "sparsity", "pattern", "scope")
-CALIBRATION_KEYS = ("calibration", "nsamples", "seqlen", "seed")
 
 
 @register_model("kick")
@@ -49,20 +42,10 @@ class KickLM(HFLM):
         storage: bool = False,
         **kwargs: Any,
     ) -> None:
-        from compressors.calibration import CalibrationConfig
-        from compressors.recipe import Recipe
-
         check_keys(kwargs)
         if not isinstance(pretrained, str):
             raise TypeError("--model kick needs pretrained=<hub id or folder>; pass an in-memory model to --model hf")
-        recipe_args = {k: kwargs.pop(k) for k in RECIPE_KEYS if k in kwargs}
-        if "method" in recipe_args and recipe_args["method"] is None:  # lm-eval casts "none" to None
-            recipe_args["method"] = "none"
-        calibration_args = {k: kwargs.pop(k) for k in CALIBRATION_KEYS if k in kwargs}
-        if "calibration" in calibration_args:
-            calibration_args["source"] = str(calibration_args.pop("calibration"))
-        self._recipe = Recipe.from_args(**recipe_args)
-        self._calibration = CalibrationConfig(**calibration_args).validate()
+        self._recipe, self._calibration = split_model_args(kwargs)
         self._cache = CheckpointCache(cache_dir)
         self._export = export
         self._compress_device = compress_device
@@ -75,8 +58,19 @@ class KickLM(HFLM):
     def _create_model(self, pretrained: str, revision: str | None = "main", dtype="auto",
                       trust_remote_code: bool | None = False, **kwargs: Any) -> None:
         checkpoint = pretrained
-        if self._recipe.method not in ("dense", "none"):
-            checkpoint = str(self._compressed_checkpoint(pretrained, revision, dtype, bool(trust_remote_code)))
+        if needs_compression(self._recipe):
+            entry, record, hit = compressed_checkpoint(
+                pretrained, self._recipe, self._calibration, self._cache, revision=revision, dtype=dtype,
+                trust_remote_code=bool(trust_remote_code), compress_device=self._compress_device,
+            )
+            self._kick_info.update(
+                calibration=record.get("calibration"),
+                compression=record.get("report"),
+                cache={"entry": str(entry.path), "key": entry.key, "hit": hit},
+            )
+            if self._export:
+                self._kick_info["export"] = str(export_checkpoint(entry, self._export))
+            checkpoint = str(entry.path)
         start = time.perf_counter()
         super()._create_model(checkpoint, revision=revision, dtype=dtype, trust_remote_code=trust_remote_code, **kwargs)
         self._kick_info["load_wall_s"] = round(time.perf_counter() - start, 3)
@@ -84,58 +78,21 @@ class KickLM(HFLM):
         if self._storage:
             from compressors.storage import summarize_folder
 
-            self._kick_info["storage"] = summarize_folder(checkpoint)
-
-    def _compressed_checkpoint(self, pretrained: str, revision, dtype, trust_remote_code: bool) -> Path:
-        calibration = self._calibration.as_dict() if self._recipe.needs_calibration() else None
-        entry = self._cache.entry(pretrained, revision, self._recipe.as_dict(), calibration)
-
-        def build(staging: Path) -> dict[str, Any]:
-            return self._compress_into(staging, pretrained, revision, dtype, trust_remote_code)
-
-        record, hit = self._cache.get_or_build(entry, build)
-        self._kick_info.update(
-            calibration=calibration,
-            compression=record.get("report"),
-            cache={"entry": str(entry.path), "key": entry.key, "hit": hit},
-        )
-        logger.info("kick: %s compressed checkpoint %s", "cached" if hit else "new", entry.path)
-        if self._export:
-            self._kick_info["export"] = str(export_checkpoint(entry, self._export))
-        return entry.path
-
-    def _compress_into(self, staging: Path, pretrained: str, revision, dtype, trust_remote_code: bool) -> dict[str, Any]:
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        from compressors.api import compress, save_checkpoint
-        from compressors.calibration import calibration_tokens
-
-        tokenizer = AutoTokenizer.from_pretrained(pretrained, revision=revision, trust_remote_code=trust_remote_code)
-        # Calibration first: an unavailable source fails before the dense weights are read.
-        calibration = calibration_tokens(tokenizer, self._calibration) if self._recipe.needs_calibration() else None
-        model = AutoModelForCausalLM.from_pretrained(
-            pretrained,
-            revision=revision,
-            dtype=dtype,
-            trust_remote_code=trust_remote_code,
-            low_cpu_mem_usage=True,
-        )
-        device = self._compress_device or ("cuda" if torch.cuda.is_available() else "cpu")
-        report = compress(model, self._recipe, calibration, device=device)
-        save_checkpoint(model, tokenizer, staging)
-        del model
-        gc.collect()
-        return {
-            "source": {"pretrained": pretrained, "revision": revision},
-            "recipe": self._recipe.as_dict(),
-            "calibration": self._calibration.as_dict() if calibration is not None else None,
-            "report": report,
-            "versions": library_versions(),
-        }
+            self._kick_info["storage"] = summarize_folder(local_folder(checkpoint, revision))
 
     # --------------------------------------------------------------- provenance
     def get_model_info(self) -> dict:
         info = super().get_model_info()
         info["kick"] = {**self._kick_info, "versions": library_versions()}
         return info
+
+
+def local_folder(checkpoint: str, revision: str | None) -> str:
+    """A local folder for ``checkpoint``: itself, or its snapshot in the Hugging Face cache."""
+    from pathlib import Path
+
+    if Path(checkpoint).is_dir():
+        return checkpoint
+    from huggingface_hub import snapshot_download
+
+    return snapshot_download(checkpoint, revision=revision, local_files_only=True)

@@ -147,3 +147,19 @@ def test_calibration_unavailable_offline_names_the_fix(tiny_model_dir, tmp_path)
 
     with pytest.raises(CalibrationError, match="calibration=builtin"):
         make(tiny_model_dir, tmp_path, method="wanda", sparsity=0.5, calibration="c4")
+
+
+def test_storage_summary_joins_the_results(tiny_model_dir, tmp_path):
+    info = make(tiny_model_dir, tmp_path, method="magnitude", sparsity=0.5, storage=True).get_model_info()["kick"]
+    storage = info["storage"]
+    assert storage["raw_bytes"] > 0 and storage["best"]["ratio"] > 1.0
+    assert 0.25 < storage["zero_fraction"] < 0.5  # half of the Linears; embeddings and head stay dense
+
+
+def test_kick_storage_builds_a_recipe_then_measures_it(tiny_model_dir, tmp_path, capsys):
+    from kick_models.cli import main
+
+    spec = f"mag50=kick:pretrained={tiny_model_dir},method=magnitude,sparsity=0.5,cache_dir={tmp_path / 'cache'}"
+    assert main(["storage", spec, "--codecs", "zstd-3", "--out", str(tmp_path / "out")]) == 0
+    assert "mag50" in capsys.readouterr().out
+    assert any((tmp_path / "cache").iterdir())
