@@ -1,0 +1,176 @@
+"""Compress a Hugging Face causal LM in place, measure it, save it.
+
+    from compressors.api import compress, save_checkpoint
+    from compressors.calibration import CalibrationConfig, calibration_tokens
+    from compressors.recipe import Recipe
+
+    recipe = Recipe("wanda", sparsity=0.5)
+    tokens = calibration_tokens(tokenizer, CalibrationConfig("c4"))   # 128 x 2048, seed 0
+    report = compress(model, recipe, tokens)                          # JSON-serialisable
+    save_checkpoint(model, tokenizer, "out/llama-wanda50")
+
+Which method runs where: ``dense`` does nothing; ``magnitude`` is our own code
+(:mod:`compressors.pruning.magnitude`), one matrix at a time on ``device``; ``wanda`` and
+``sparsegpt`` run llmcompressor's modifiers (:mod:`compressors.llmcompressor_adapter`), which
+keep the model where it was loaded and move one decoder layer at a time to the accelerator,
+so a 70B model compresses on one GPU from CPU memory.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import time
+from importlib import metadata
+from pathlib import Path
+
+import torch
+
+from compressors.pruning.targets import check_prunable, select_linears
+from compressors.recipe import METHODS, Recipe
+
+__all__ = ["compress", "library_versions", "measured_sparsity", "save_checkpoint"]
+
+VERSIONED = ("torch", "transformers", "llmcompressor", "compressed-tensors", "llm-kick")
+
+
+def compress(
+    model: torch.nn.Module,
+    recipe: Recipe,
+    calibration: torch.Tensor | None = None,
+    *,
+    device: str | None = None,
+    progress: bool = True,
+) -> dict:
+    """Prune ``model`` in place as ``recipe`` says; return a JSON-serialisable report.
+
+    ``calibration``: ``(nsamples, seqlen)`` token ids (:func:`compressors.calibration.
+    calibration_tokens`), required by methods that need it and ignored by the others.
+    ``device``: where the work runs (default ``cuda`` when available, else ``cpu``).
+    ``progress``: our tqdm bars (magnitude); llmcompressor (wanda, sparsegpt) always draws its
+    own, two per decoder layer (``TQDM_DISABLE=1`` in the environment silences every bar).
+    """
+    recipe = recipe.validate()
+    start = time.perf_counter()
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    spec = METHODS[recipe.method]
+    linears, skipped = select_linears(model, recipe.ignore)
+    if spec.needs_calibration:
+        _check_calibration(model, calibration, recipe.method)
+    else:
+        calibration = None
+    engine = {"engine": None, "device": str(device)}
+    if spec.engine is not None:
+        check_prunable(model, linears, recipe.nm)
+        with torch.no_grad():
+            engine = importlib.import_module(spec.engine).prune(
+                model, linears, recipe, calibration, device=device, progress=progress
+            )
+    return {
+        "recipe": recipe.as_dict(),
+        "sparsity": measured_sparsity(model, recipe),
+        "skipped": skipped,
+        "calibration_shape": list(calibration.shape) if calibration is not None else None,
+        "wall_s": round(time.perf_counter() - start, 3),
+        **engine,
+        "versions": library_versions(),
+    }
+
+
+def _check_calibration(model, calibration, method: str) -> None:
+    if calibration is None:
+        raise ValueError(
+            f"method={method!r} needs calibration tokens: pass "
+            "calibration_tokens(tokenizer, CalibrationConfig(...)) from compressors.calibration"
+        )
+    if not isinstance(calibration, torch.Tensor) or calibration.dim() != 2 or calibration.is_floating_point():
+        raise ValueError(
+            "calibration must be an integer tensor of token ids shaped (nsamples, seqlen), got "
+            f"{type(calibration).__name__} {tuple(getattr(calibration, 'shape', ()))}"
+        )
+    if calibration.numel() == 0:
+        raise ValueError("calibration holds no tokens")
+    vocab = model.get_input_embeddings().num_embeddings
+    if int(calibration.min()) < 0 or int(calibration.max()) >= vocab:
+        raise ValueError(
+            f"calibration token ids span [{int(calibration.min())}, {int(calibration.max())}], "
+            f"outside the model's vocabulary [0, {vocab}): was it tokenized for another model?"
+        )
+
+
+def measured_sparsity(model: torch.nn.Module, recipe: Recipe) -> dict:
+    """Fraction of zero weights in each ``Linear`` the recipe prunes, and their summary.
+
+    ``overall`` counts zeros over all those weights; ``min``/``mean``/``max`` are over layers.
+    For an N:M pattern, ``nm_groups_ok`` says whether every group of M consecutive inputs of
+    every row holds at least N zeros, per layer and in all.
+    """
+    linears, _ = select_linears(model, recipe.ignore)
+    nm = recipe.nm
+    layers, nm_ok, zeros, total = {}, {}, 0, 0
+    for name, module in linears.items():
+        weight = module.weight.detach()
+        is_zero = weight == 0
+        count = int(is_zero.sum())
+        layers[name] = count / weight.numel()
+        zeros, total = zeros + count, total + weight.numel()
+        if nm is not None:
+            n, m = nm
+            ok = weight.shape[1] % m == 0 and bool(
+                (is_zero.reshape(weight.shape[0], -1, m).sum(dim=2) >= n).all()
+            )
+            nm_ok[name] = ok
+    values = list(layers.values())
+    report = {
+        "overall": zeros / total if total else 0.0,
+        "min": min(values, default=0.0),
+        "mean": sum(values) / len(values) if values else 0.0,
+        "max": max(values, default=0.0),
+        "target": recipe.sparsity,
+        "pattern": recipe.pattern,
+        "scope": recipe.scope,
+        "layers": layers,
+    }
+    if nm is not None:
+        report["nm_groups_ok"] = all(nm_ok.values())
+        report["nm_groups_ok_per_layer"] = nm_ok
+    return report
+
+
+def save_checkpoint(model: torch.nn.Module, tokenizer, folder: str | os.PathLike) -> None:
+    """Write ``model`` (and ``tokenizer``, if given) as a Hugging Face folder of safetensors.
+
+    Pruned weights are saved dense: compressed-tensors 0.19 no longer writes sparse formats,
+    and the zeros are what ``from_pretrained`` and vLLM load back. ``folder`` may be an empty
+    existing folder (a caller's staging folder); otherwise it is written atomically.
+    """
+    from kick_models.local_models import atomic_folder
+
+    folder = Path(folder)
+    if folder.is_dir() and any(folder.iterdir()):
+        raise FileExistsError(f"checkpoint folder {str(folder)!r} is not empty")
+    if folder.is_dir():
+        _write(model, tokenizer, folder)
+    else:
+        with atomic_folder(folder) as staging:
+            _write(model, tokenizer, staging)
+
+
+def _write(model, tokenizer, folder: Path) -> None:
+    model.save_pretrained(folder)  # transformers 5 writes safetensors only
+    if tokenizer is not None:
+        tokenizer.save_pretrained(folder)
+    unsafe = [p.name for p in folder.iterdir() if p.suffix in {".bin", ".pt", ".pth", ".pkl"}]
+    if unsafe:
+        raise RuntimeError(f"save_pretrained wrote pickle files {unsafe}; expected safetensors only")
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries that determine a compressed model."""
+    versions = {}
+    for name in VERSIONED:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "absent"
+    return versions

@@ -1,0 +1,43 @@
+"""Wanda: pruning by weights and activations.
+
+Sun, Liu, Bair & Kolter, "A Simple and Effective Pruning Approach for Large Language
+Models", ICLR 2024 (arXiv:2306.11695). The score of weight ``W_ij`` (output i, input j) is
+
+    S_ij = |W_ij| * ||X_j||_2
+
+where ``X_j`` is the j-th input feature over all ``N * L`` calibration tokens reaching the
+layer. Weights are compared within each output row: every row loses its ``floor(s * C_in)``
+lowest-scoring weights (N:M: the N lowest of every M consecutive inputs of the row). No
+weight update. Layers are pruned in order, each calibrated on the outputs of the already
+pruned layers before it.
+
+Run by llmcompressor's ``WandaPruningModifier`` (through :mod:`compressors.llmcompressor_adapter`),
+which implements this rule faithfully (checked in ``llmcompressor/modifiers/pruning/wanda/
+wanda_sparsify.py`` 0.14.0.1, and against an independent implementation in
+``tests/test_pruning_methods.py``):
+
+* it accumulates ``mean_n ||X_j||^2`` over calibration samples and scores
+  ``|W| * sqrt(.)`` – the paper's score divided by the constant ``sqrt(N)``, so every row
+  ranks its weights identically;
+* unstructured: a stable sort of each row, the first ``int(C_in * s)`` pruned (the reference);
+* N:M: ``topk(N, largest=False)`` over ``W[:, i:i+M]``, i.e. along the input dimension;
+* sequential layer-by-layer calibration with pruned outputs propagated, as the reference.
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["prune"]
+
+
+def prune(model, linears: dict[str, torch.nn.Linear], recipe, calibration: torch.Tensor, *, device, progress=True) -> dict:
+    """Prune ``linears`` of ``model`` in place with Wanda on ``calibration`` tokens.
+
+    ``progress`` is not used: llmcompressor always draws its own per-layer bars."""
+    from compressors.llmcompressor_adapter import prune_with_modifier
+
+    return prune_with_modifier(
+        model, "wanda", list(linears), recipe.sparsity, recipe.nm, calibration,
+        device=torch.device(device),
+    )
