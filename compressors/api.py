@@ -21,17 +21,16 @@ from __future__ import annotations
 import importlib
 import os
 import time
-from importlib import metadata
 from pathlib import Path
 
 import torch
 
 from compressors.pruning.targets import check_prunable, select_linears
 from compressors.recipe import METHODS, Recipe
+from compressors.versions import library_versions
 
 __all__ = ["compress", "library_versions", "measured_sparsity", "save_checkpoint"]
 
-VERSIONED = ("torch", "transformers", "llmcompressor", "compressed-tensors", "llm-kick")
 
 
 def compress(
@@ -163,14 +162,3 @@ def _write(model, tokenizer, folder: Path) -> None:
     unsafe = [p.name for p in folder.iterdir() if p.suffix in {".bin", ".pt", ".pth", ".pkl"}]
     if unsafe:
         raise RuntimeError(f"save_pretrained wrote pickle files {unsafe}; expected safetensors only")
-
-
-def library_versions() -> dict[str, str]:
-    """Versions of the libraries that determine a compressed model."""
-    versions = {}
-    for name in VERSIONED:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "absent"
-    return versions

@@ -23,25 +23,14 @@ import shutil
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
 
+from compressors.versions import library_versions
 from kick_models.local_models import atomic_folder, cache_root
 
 RECIPE_FILE = "kick_recipe.json"
-VERSIONED = ("torch", "transformers", "llmcompressor", "compressed-tensors", "llm-kick")
 STALE_PARTIAL_S = 600  # a .partial-* folder untouched this long belongs to a dead run
-
-
-def library_versions() -> dict[str, str]:
-    versions = {}
-    for name in VERSIONED:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "absent"
-    return versions
 
 
 def source_fingerprint(pretrained: str, revision: str | None) -> dict[str, Any]:

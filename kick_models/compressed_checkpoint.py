@@ -12,7 +12,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from kick_models.checkpoint_cache import CacheEntry, CheckpointCache, library_versions
+from compressors.versions import library_versions
+from kick_models.checkpoint_cache import CacheEntry, CheckpointCache
 
 logger = logging.getLogger(__name__)
 

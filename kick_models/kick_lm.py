@@ -24,7 +24,8 @@ from typing import Any
 from lm_eval.api.registry import register_model
 from lm_eval.models.huggingface import HFLM
 
-from kick_models.checkpoint_cache import CheckpointCache, export_checkpoint, library_versions
+from compressors.versions import library_versions
+from kick_models.checkpoint_cache import CheckpointCache, export_checkpoint
 from kick_models.compressed_checkpoint import compressed_checkpoint, needs_compression, split_model_args
 from kick_models.model_args import check_keys
 

@@ -14,7 +14,7 @@ KICK_ARGS = {
     "method": "compression method (dense, none, magnitude, wanda, sparsegpt, ...)",
     "sparsity": "fraction of weights pruned per layer, 0 <= s < 1",
     "pattern": "unstructured or N:M (e.g. 2:4)",
-    "scope": "comparison group: layer | global (magnitude), row (wanda, sparsegpt)",
+    "scope": "comparison group: layer | row | global (magnitude), row (wanda), block (sparsegpt)",
     "calibration": "c4 | wikitext2 | builtin | random | path to .txt/.jsonl/.json",
     "nsamples": "calibration sequences (128)",
     "seqlen": "calibration tokens per sequence (2048)",

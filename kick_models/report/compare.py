@@ -1,0 +1,301 @@
+"""Compare every compressed run with its model's dense run, task by task.
+
+The rows are the numbers of the LLM-KICK figures (Jaiswal et al., ICLR 2024): per model,
+recipe and task, the score, the dense score and their ratio (:func:`.metrics.ratio_to_dense`),
+and whether the point stays within the tolerance (5%: the paper's "falls more than 5% below
+dense") of the dense model. Nothing is averaged across models, recipes or task versions;
+whatever would make a comparison doubtful is reported as an :class:`Issue` and noted on the
+row: a missing dense baseline, several models in one report, duplicate results, a task
+version / n-shot / limit / sample count that differs from the dense run's, library versions
+that differ between runs, grid points that were not run (a partial sweep).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kick_models.report.metrics import DEFAULT_TOLERANCE, ratio_to_dense
+from kick_models.report.results import Run, TaskScore
+
+# Recipe keys shown by their own column or format rather than as key=value in labels.
+SHOWN_APART = ("method", "sparsity", "pattern", "bits", "ignore")
+
+
+@dataclass
+class Row:
+    model: str
+    method: str
+    label: str  # e.g. "wanda 2:4", "magnitude 50%", "rtn 4-bit"
+    line: str  # plot line: the label without the swept value
+    axis: str  # dense | sparsity | bits
+    recipe: dict[str, Any]
+    recipe_key: str
+    sparsity: float
+    bits: float | None
+    task: str
+    metric: str
+    filter: str
+    higher_is_better: bool | None
+    score: float
+    stderr: float | None
+    dense_score: float | None
+    ratio: float | None
+    within: bool | None
+    headline: bool
+    version: str | None
+    n_shot: int | None
+    limit: float | None
+    n_samples: int | None
+    measured_sparsity: float | None
+    raw_bytes: float | None
+    compressed_bytes: float | None
+    codec: str | None
+    path: Path
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Issue:
+    kind: str
+    message: str
+
+
+@dataclass
+class Report:
+    rows: list[Row]
+    issues: list[Issue]
+    runs: list[Run]
+    tolerance: float = DEFAULT_TOLERANCE
+    skipped: list[Path] = field(default_factory=list)
+
+    @property
+    def models(self) -> list[str]:
+        return list(dict.fromkeys(row.model for row in self.rows))
+
+    def rows_for(self, model: str, *, headline_only: bool = True) -> list[Row]:
+        return [r for r in self.rows if r.model == model and (r.headline or not headline_only)]
+
+    def tasks_for(self, model: str, *, headline_only: bool = True) -> list[str]:
+        return list(dict.fromkeys(r.task for r in self.rows_for(model, headline_only=headline_only)))
+
+    def runs_for(self, model: str) -> list[Run]:
+        return [run for run in self.runs if run.model == model]
+
+
+def build_report(runs: list[Run], tolerance: float = DEFAULT_TOLERANCE, skipped: list[Path] | None = None) -> Report:
+    """Rows for every (model, recipe, task) and the issues found on the way."""
+    if not 0 <= tolerance < 1:
+        raise ValueError(f"tolerance={tolerance!r} is not allowed: give a fraction in [0, 1), e.g. 0.05")
+    issues: list[Issue] = []
+    for run in runs:
+        issues += [Issue("metric", message) for message in run.metric_errors]
+    if skipped:
+        issues.append(Issue("skipped-files", f"{len(skipped)} JSON file(s) are not lm-eval results and were skipped: "
+                                              + ", ".join(str(p) for p in skipped[:5]) + (" ..." if len(skipped) > 5 else "")))
+    by_model: dict[str, list[Run]] = defaultdict(list)
+    for run in sorted(runs, key=lambda r: r.date):
+        by_model[run.model].append(run)
+    if len(by_model) > 1:
+        issues.append(Issue("mixed-models", f"results cover {len(by_model)} models ({', '.join(by_model)}): each is "
+                                            "compared with its own dense run; nothing is averaged across models"))
+    rows: list[Row] = []
+    for model, model_runs in by_model.items():
+        rows += _model_rows(model, model_runs, tolerance, issues)
+    _check_library_versions(runs, issues)
+    return Report(rows=rows, issues=issues, runs=list(runs), tolerance=tolerance, skipped=list(skipped or []))
+
+
+def _model_rows(model: str, runs: list[Run], tolerance: float, issues: list[Issue]) -> list[Row]:
+    # Newest result wins per (recipe, task); runs are sorted by date, so later ones overwrite.
+    cells: dict[tuple[str, str], tuple[Run, TaskScore]] = {}
+    for run in runs:
+        for task, score in run.scores.items():
+            key = (run.recipe_key, task)
+            if key in cells:
+                older = cells[key][0]
+                issues.append(Issue("duplicate", f"{model}: {task} of {_describe(run)} is in {older.path} and "
+                                                 f"{run.path}: using the newer ({run.path.name})"))
+            cells[key] = (run, score)
+    labels = _labels(runs)
+    dense = {task: cell for (recipe, task), cell in cells.items() if recipe == "dense"}
+    tasks = list(dict.fromkeys(task for (_, task), (_, s) in cells.items() if s.headline))
+    no_baseline = [t for t in tasks if t not in dense]
+    if no_baseline:
+        issues.append(Issue("missing-baseline", f"{model}: no dense result for {', '.join(no_baseline)}: their ratios "
+                                                "to dense are left empty (run method=dense, or --model hf, on it)"))
+    rows = []
+    undefined: dict[str, list[str]] = defaultdict(list)
+    for (recipe, task), (run, score) in cells.items():
+        row = _row(model, run, score, labels[run.recipe_key], dense.get(task), tolerance)
+        same_metric = task in dense and dense[task][1].choice.metric == score.choice.metric
+        if row.ratio is None and same_metric and row.axis != "dense":
+            row.notes.append("ratio undefined (zero score)")
+            undefined[task].append(f"{row.label} ({row.score:g})")
+        if row.higher_is_better is None:
+            row.notes.append("direction unknown: taken as higher is better")
+            issues.append(Issue("direction-unknown", f"{run.path}: {task} {row.metric} does not say whether higher "
+                                                     "is better; taken as higher is better"))
+        if task in dense and run.recipe_key != "dense":
+            _compare_settings(model, row, score, run, *dense[task], issues)
+        rows.append(row)
+    for task, points in undefined.items():
+        issues.append(Issue("zero-score", f"{model}: {task}: ratio to dense undefined for {', '.join(points)}: a zero "
+                                          f"score on one side (dense {dense[task][1].value:g}); more examples?"))
+    _check_partial(model, runs, cells, labels, issues)
+    order = _recipe_order(runs, labels)
+    rows.sort(key=lambda r: (not r.headline, tasks.index(r.task) if r.task in tasks else len(tasks), r.task,
+                             order[r.recipe_key]))
+    return rows
+
+
+def _recipe_order(runs: list[Run], labels: dict[str, tuple[str, str]]) -> dict[str, int]:
+    """Dense first; then methods as first run; within a plot line, lightest compression first."""
+    first: dict[str, int] = {}
+    for run in runs:
+        first.setdefault(run.method, len(first))
+    recipes = {run.recipe_key: run for run in runs}
+
+    def rank(key: str) -> tuple:
+        run = recipes[key]
+        x = -(run.bits or 0) if run.axis == "bits" else run.sparsity
+        return (not run.is_dense, first[run.method], run.axis, _is_nm(run.recipe.get("pattern")), labels[key][1], x)
+
+    return {key: i for i, key in enumerate(sorted(recipes, key=rank))}
+
+
+def _row(model: str, run: Run, score: TaskScore, names: tuple[str, str], dense: tuple[Run, TaskScore] | None,
+         tolerance: float) -> Row:
+    dense_score = dense[1].value if dense is not None else None
+    hib = score.choice.higher_is_better
+    ratio = None
+    if dense is not None and dense[1].choice.metric == score.choice.metric:
+        ratio = 1.0 if run.is_dense else ratio_to_dense(score.value, dense_score, hib)
+    return Row(
+        model=model,
+        method=run.method,
+        label=names[0],
+        line=names[1],
+        axis=run.axis,
+        recipe=run.recipe,
+        recipe_key=run.recipe_key,
+        sparsity=run.sparsity,
+        bits=run.bits,
+        task=score.task,
+        metric=score.choice.metric,
+        filter=score.choice.filter,
+        higher_is_better=hib,
+        score=score.value,
+        stderr=score.stderr,
+        dense_score=dense_score,
+        ratio=ratio,
+        within=None if ratio is None else ratio >= 1 - tolerance - 1e-12,
+        headline=score.headline,
+        version=score.version,
+        n_shot=score.n_shot,
+        limit=run.limit,
+        n_samples=score.n_samples,
+        measured_sparsity=run.measured_sparsity,
+        raw_bytes=run.size_bytes("raw"),
+        compressed_bytes=run.size_bytes("compressed"),
+        codec=run.size_codec(),
+        path=run.path,
+    )
+
+
+def _compare_settings(model: str, row: Row, score: TaskScore, run: Run, dense_run: Run, dense: TaskScore,
+                      issues: list[Issue]) -> None:
+    checks = [
+        ("version-mismatch", "task version", score.version, dense.version),
+        ("setting-mismatch", "metric", f"{score.choice.metric},{score.choice.filter}",
+         f"{dense.choice.metric},{dense.choice.filter}"),
+        ("setting-mismatch", "n-shot", score.n_shot, dense.n_shot),
+        ("setting-mismatch", "limit", run.limit, dense_run.limit),
+        ("setting-mismatch", "samples evaluated", score.n_samples, dense.n_samples),
+    ]
+    for kind, what, mine, theirs in checks:
+        if mine != theirs:
+            row.notes.append(f"{what} {mine} vs dense {theirs}")
+            issues.append(Issue(kind, f"{model}: {row.task} of {row.label}: {what} {mine} differs from the dense "
+                                      f"run's {theirs} ({run.path.name} vs {dense_run.path.name}): not comparable as is"))
+
+
+def _check_partial(model: str, runs: list[Run], cells: dict, labels: dict[str, tuple[str, str]],
+                   issues: list[Issue]) -> None:
+    """Grid points not run: every recipe of the model should have every headline task."""
+    tasks = list(dict.fromkeys(t for (_, t), (_, s) in cells.items() if s.headline))
+    for recipe in dict.fromkeys(run.recipe_key for run in runs):
+        missing = [t for t in tasks if (recipe, t) not in cells]
+        if missing and recipe != "dense":
+            issues.append(Issue("missing-point", f"{model}: {labels[recipe][0]} has no result for "
+                                                 f"{', '.join(missing)} (partial sweep?)"))
+
+
+def _labels(runs: list[Run]) -> dict[str, tuple[str, str]]:
+    """Per recipe: (point label, plot-line label), naming only the keys that vary in a method."""
+    recipes = {run.recipe_key: run for run in runs}
+    varying: dict[str, set[str]] = defaultdict(set)
+    by_method: dict[str, list[Run]] = defaultdict(list)
+    for run in recipes.values():
+        by_method[run.method].append(run)
+    for method, group in by_method.items():
+        keys = {k for run in group for k in run.recipe}
+        # None means "not applicable" (e.g. scope for N:M): it does not make a key vary.
+        varying[method] = {k for k in keys if k not in SHOWN_APART
+                           and len({repr(run.recipe.get(k)) for run in group if run.recipe.get(k) is not None}) > 1}
+    labels = {}
+    for key, run in recipes.items():
+        if run.is_dense:
+            labels[key] = ("dense", "dense")
+            continue
+        extra = [f"{k}={_fmt(run.recipe.get(k))}" for k in sorted(varying[run.method])]
+        pattern = run.recipe.get("pattern")
+        nm = _is_nm(pattern)
+        sparse = [pattern] if nm else ([f"{run.sparsity:.0%} sparse"] if run.sparsity else [])
+        if run.axis == "sparsity":
+            point = [run.method, pattern if nm else f"{run.sparsity:.0%}", *extra]
+            line = [pattern if nm else "unstructured", *extra]
+        else:
+            point = [run.method, f"{_fmt(run.recipe.get('bits'))}-bit", *sparse, *extra]
+            line = [*sparse, *extra]
+        labels[key] = (" ".join(point), run.method + (f" ({', '.join(line)})" if line else ""))
+    return labels
+
+
+def _is_nm(pattern: Any) -> bool:
+    return isinstance(pattern, str) and ":" in pattern
+
+
+def _describe(run: Run) -> str:
+    return "dense" if run.is_dense else ", ".join(f"{k}={_fmt(v)}" for k, v in run.recipe.items() if k != "ignore")
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, tuple)):
+        return ";".join(map(str, value))
+    return str(value)
+
+
+def _check_library_versions(runs: list[Run], issues: list[Issue]) -> None:
+    seen: dict[str, set[str]] = defaultdict(set)
+    for run in runs:
+        for name, version in run.versions.items():
+            seen[name].add(version)
+    differing = {name: sorted(v) for name, v in seen.items() if len(v) > 1}
+    if differing:
+        issues.append(Issue("versions-differ", "library versions differ between runs: "
+                                               + "; ".join(f"{n} {', '.join(v)}" for n, v in sorted(differing.items()))))
+
+
+def library_versions(runs: list[Run]) -> dict[str, str]:
+    """Each library's version across runs (several joined with ' / ' when they differ)."""
+    seen: dict[str, list[str]] = defaultdict(list)
+    for run in runs:
+        for name, version in run.versions.items():
+            if version not in seen[name]:
+                seen[name].append(version)
+    return {name: " / ".join(v) for name, v in seen.items()}

@@ -1,0 +1,215 @@
+"""Figures of the comparison (matplotlib, PNG and SVG), one set per model.
+
+* ratio to dense against sparsity: one panel per task, one line per method and pattern,
+  as LLM-KICK's figures (Jaiswal et al., ICLR 2024, Figs. 1-6);
+* ratio to dense against bits, for quantized recipes (Mao et al. 2024);
+* ratio to dense against size on disk, when the results carry storage summaries.
+
+Every panel has the dense level (1.0) and the tolerance line (5% below dense); markers are
+filled where the point stays within the tolerance and hollow where it falls below. Lines
+start at the dense model (sparsity 0, or its own bit width).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never needs a display
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
+
+from kick_models.report.compare import Report, Row  # noqa: E402
+
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "h")
+DASHES = ("-", "--", ":", "-.")
+FORMATS = ("png", "svg")
+
+
+def model_name(model: str) -> str:
+    """A short display name: a local folder's name, or the hub id."""
+    return Path(model).name if model.startswith("/") else model
+
+
+def file_stem(model: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", model_name(model)).strip("_") or "model"
+
+
+def plot_model(report: Report, model: str, folder: Path, *, size: str = "compressed",
+               stem: str | None = None) -> list[Path]:
+    """Write every figure that the model's results support; return the files written.
+
+    Files are ``<stem>-ratio-vs-{sparsity,bits,size}.{png,svg}`` (stem: the model's name).
+    """
+    with plt.rc_context({"font.size": 11, "axes.titlesize": 11, "legend.fontsize": 10}):
+        return _plot_model(report, model, folder, size, stem or file_stem(model))
+
+
+def _plot_model(report: Report, model: str, folder: Path, size: str, stem: str) -> list[Path]:
+    rows = [r for r in report.rows_for(model) if r.ratio is not None]
+    styles = _styles(rows)
+    written: list[Path] = []
+    for axis in ("sparsity", "bits"):
+        if any(r.axis == axis for r in rows):
+            fig = _ratio_figure(report, model, rows, axis, styles)
+            written += _save(fig, folder / f"{stem}-ratio-vs-{axis}")
+    sized = [r for r in rows if _size(r, size) is not None]
+    if any(r.axis != "dense" for r in sized):
+        fig = _size_figure(report, model, sized, size, styles)
+        written += _save(fig, folder / f"{stem}-ratio-vs-size")
+    return written
+
+
+def _ratio_figure(report: Report, model: str, rows: list[Row], axis: str, styles: dict):
+    tasks = list(dict.fromkeys(r.task for r in rows if r.axis == axis))
+    fig, axes = _panels(len(tasks))
+    for ax, task in zip(axes, tasks):
+        task_rows = [r for r in rows if r.task == task]
+        dense = next((r for r in task_rows if r.axis == "dense"), None)
+        start = _x(dense, axis) if dense is not None else None
+        for line, points in _lines(task_rows, axis).items():
+            xs = [_x(r, axis) for r in points]
+            ys = [r.ratio for r in points]
+            if start is not None:
+                ax.plot([start, xs[0]], [1.0, ys[0]], color=styles[line][0], ls=styles[line][2], lw=1.2, alpha=0.5)
+            _line(ax, xs, points, styles[line])
+        if start is not None:
+            ax.plot([start], [1.0], marker="*", ms=13, color="black", ls="none", zorder=5)
+        _reference_lines(ax, report.tolerance, task_rows)
+        _panel_title(ax, task_rows[0])
+        if axis == "sparsity":
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0%}"))
+            ax.set_xlabel("sparsity (share of weights set to zero)")
+        else:
+            ax.invert_xaxis()  # fewer bits = more compression, to the right as for sparsity
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.set_xlabel("bits per weight")
+    name = "sparsity" if axis == "sparsity" else "bits per weight"
+    _finish(fig, axes, f"{model_name(model)}: score relative to dense vs {name}{_limit_note(rows)}", styles, rows,
+            report.tolerance, axis)
+    return fig
+
+
+def _size_figure(report: Report, model: str, rows: list[Row], size: str, styles: dict):
+    tasks = list(dict.fromkeys(r.task for r in rows))
+    fig, axes = _panels(len(tasks))
+    for ax, task in zip(axes, tasks):
+        task_rows = [r for r in rows if r.task == task]
+        by_line: dict[str, list[Row]] = defaultdict(list)
+        for r in task_rows:
+            if r.axis != "dense":
+                by_line[r.line].append(r)
+        for line, points in by_line.items():
+            points.sort(key=lambda r: -_size(r, size))
+            _line(ax, [_size(r, size) / 1e6 for r in points], points, styles[line])
+        dense = next((r for r in task_rows if r.axis == "dense"), None)
+        if dense is not None:
+            ax.plot([_size(dense, size) / 1e6], [1.0], marker="*", ms=13, color="black", ls="none", zorder=5)
+        _reference_lines(ax, report.tolerance, task_rows)
+        _panel_title(ax, task_rows[0])
+        ax.invert_xaxis()  # smaller files to the right, as more compression elsewhere
+        ax.set_xlabel("size on disk, MB (best lossless codec)" if size == "compressed" else "size of the tensors, MB")
+    _finish(fig, axes, f"{model_name(model)}: score relative to dense vs size on disk{_limit_note(rows)}", styles,
+            rows, report.tolerance, "size")
+    return fig
+
+
+def _panels(count: int):
+    cols = min(3, count)
+    rows = math.ceil(count / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols, 3.6 * rows + 1.2), squeeze=False)
+    flat = list(axes.flat)
+    for ax in flat[count:]:
+        ax.set_visible(False)
+    return fig, flat[:count]
+
+
+def _lines(rows: list[Row], axis: str) -> dict[str, list[Row]]:
+    lines: dict[str, list[Row]] = defaultdict(list)
+    for r in rows:
+        if r.axis == axis:
+            lines[r.line].append(r)
+    for points in lines.values():
+        points.sort(key=lambda r: _x(r, axis) * (-1 if axis == "bits" else 1))
+    return lines
+
+
+def _line(ax, xs: list[float], points: list[Row], style: tuple) -> None:
+    color, marker, dash = style
+    ax.plot(xs, [r.ratio for r in points], color=color, ls=dash, lw=1.8)
+    for x, r in zip(xs, points):
+        ax.plot([x], [r.ratio], marker=marker, ms=7, color=color, mfc=color if r.within else "white", mew=1.5,
+                ls="none", zorder=4)
+
+
+def _reference_lines(ax, tolerance: float, rows: list[Row]) -> None:
+    ax.axhline(1.0, color="0.55", lw=1)
+    ax.axhline(1 - tolerance, color="tab:red", lw=1.2, ls="--")
+    ratios = [r.ratio for r in rows] + [1.0, 1 - tolerance]
+    low, high = min(ratios), max(ratios)
+    pad = max(0.03, 0.08 * (high - low))
+    ax.set_ylim(low - pad, high + pad)
+    ax.grid(True, alpha=0.3)
+
+
+def _panel_title(ax, row: Row) -> None:
+    lower = row.higher_is_better is False
+    metric = row.metric if row.filter == "none" else f"{row.metric}, {row.filter}"
+    ax.set_title(f"{row.task}\n{metric} ({'lower' if lower else 'higher'} is better)")
+    ax.set_ylabel("dense ÷ compressed" if lower else "compressed ÷ dense")
+
+
+def _finish(fig, axes, title: str, styles: dict, rows: list[Row], tolerance: float, axis: str) -> None:
+    shown = {r.line for r in rows if (r.axis == axis) or (axis == "size" and r.axis != "dense")}
+    handles = [Line2D([], [], marker="*", ms=12, color="black", ls="none", label="dense")]
+    handles += [Line2D([], [], color=c, marker=m, ls=d, lw=1.8, label=line)
+                for line, (c, m, d) in styles.items() if line in shown]
+    handles.append(Line2D([], [], color="tab:red", ls="--", label=f"{tolerance:.0%} below dense "
+                                                                  "(hollow marker: below it)"))
+    fig.suptitle(title, fontsize=13)
+    fig.legend(handles=handles, loc="lower center", ncol=min(5, len(handles)), frameon=False)
+    legend_rows = math.ceil(len(handles) / min(5, len(handles)))
+    fig.tight_layout(rect=(0, 0.05 + 0.045 * legend_rows, 1, 0.97))
+
+
+def _styles(rows: list[Row]) -> dict[str, tuple[str, str, str]]:
+    """One colour and marker per method, one dash per line within a method."""
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    methods = list(dict.fromkeys(r.method for r in rows if r.axis != "dense"))
+    styles, per_method = {}, defaultdict(int)
+    for r in rows:
+        if r.axis == "dense" or r.line in styles:
+            continue
+        i = methods.index(r.method)
+        styles[r.line] = (colors[i % len(colors)], MARKERS[i % len(MARKERS)], DASHES[per_method[r.method] % len(DASHES)])
+        per_method[r.method] += 1
+    return styles
+
+
+def _x(row: Row, axis: str) -> float:
+    return row.sparsity if axis == "sparsity" else (row.bits or 0.0)
+
+
+def _size(row: Row, which: str) -> float | None:
+    return row.compressed_bytes if which == "compressed" else row.raw_bytes
+
+
+def _limit_note(rows: list[Row]) -> str:
+    limits = {r.limit for r in rows if r.limit is not None}
+    return f" (limit {', '.join(f'{v:g}' for v in sorted(limits))} per task)" if limits else ""
+
+
+def _save(fig, stem: Path) -> list[Path]:
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for fmt in FORMATS:
+        path = stem.with_suffix(f".{fmt}")
+        fig.savefig(path, format=fmt, dpi=150)
+        paths.append(path)
+    plt.close(fig)
+    return paths

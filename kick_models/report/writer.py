@@ -1,0 +1,45 @@
+"""Write a :class:`~kick_models.report.compare.Report` to a folder: Markdown, CSV, figures."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from kick_models.report.compare import Report
+from kick_models.report.plots import file_stem, model_name, plot_model
+from kick_models.report.summary import summary_markdown
+from kick_models.report.tables import legend, markdown_table, write_csv
+
+
+def write_report(report: Report, folder: Path, *, plots: bool = True, size: str = "compressed") -> list[Path]:
+    """``summary.md``, ``results.md``, ``results.csv`` and ``plots/``; returns the files written."""
+    folder.mkdir(parents=True, exist_ok=True)
+    figures: dict[str, list[Path]] = {}
+    if plots:
+        stems: list[str] = []
+        for model in report.models:
+            stem = file_stem(model)
+            stem = stem if stem not in stems else f"{stem}-{len(stems) + 1}"  # two folders of one name
+            stems.append(stem)
+            figures[model] = plot_model(report, model, folder / "plots", size=size, stem=stem)
+    written = [_write_text(folder / "summary.md", summary_markdown(report)),
+               _write_text(folder / "results.md", _full_markdown(report, figures, folder)),
+               write_csv(report, folder / "results.csv")]
+    return written + [p for paths in figures.values() for p in paths]
+
+
+def _full_markdown(report: Report, figures: dict[str, list[Path]], folder: Path) -> str:
+    parts = ["# Compressed vs dense: all results", legend(report)]
+    for model in report.models:
+        parts += [f"## {model_name(model)}", f"`{model}`", markdown_table(report, model, headline_only=False)]
+        parts += [f"![{p.stem}]({p.relative_to(folder).as_posix()})" for p in figures.get(model, []) if p.suffix == ".png"]
+    if report.issues:
+        parts.append("## Issues\n\n" + "\n".join(f"- **{i.kind}**: {i.message}" for i in report.issues))
+    return "\n\n".join(parts) + "\n"
+
+
+def _write_text(path: Path, text: str) -> Path:
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, path)
+    return path
