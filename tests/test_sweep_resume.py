@@ -1,0 +1,93 @@
+"""`kick sweep` end to end on the tiny model: killed half way (SIGKILL), resumed, complete."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from kick_models.report.compare import build_report
+from kick_models.report.results import load_runs
+
+POINTS = ("dense", "magnitude_sparsity-0.3", "magnitude_sparsity-0.5")
+TASK_YAML = """task: tiny_capitals
+dataset_path: json
+dataset_kwargs:
+  data_files: {data}
+test_split: train
+output_type: multiple_choice
+doc_to_text: "Q: {{{{question}}}}\\nA:"
+doc_to_choice: choices
+doc_to_target: label
+metric_list:
+  - metric: acc
+    aggregation: mean
+    higher_is_better: true
+metadata:
+  version: 1.0
+"""
+
+
+def write_task(folder):
+    folder.mkdir()
+    rows = [("France", ["Paris", "Rome"], 0), ("Italy", ["Paris", "Rome"], 1), ("Japan", ["Tokyo", "Rome"], 0)]
+    data = folder / "capitals.jsonl"
+    data.write_text("".join(json.dumps({"question": f"What is the capital of {c}?", "choices": ch, "label": y}) + "\n"
+                            for c, ch, y in rows))
+    (folder / "tiny_capitals.yaml").write_text(TASK_YAML.format(data=data))
+    return folder
+
+
+@pytest.mark.slow
+def test_killed_sweep_resumes_skipping_done_points(tiny_model_dir, tmp_path):
+    tasks = write_task(tmp_path / "tasks")
+    out = tmp_path / "out"
+    command = [
+        sys.executable, "-m", "kick_models.sweep", "--model", str(tiny_model_dir), "--methods", "dense", "magnitude",
+        "--sparsity", "0.3", "0.5", "--tasks", "tiny_capitals", "--include_path", str(tasks), "--limit", "2",
+        "--device", "cpu", "--model-args", "dtype=float32", "--cache-dir", str(tmp_path / "cache"), "--output", str(out),
+    ]
+    files = [out / tiny_model_dir.name / point / "tiny_capitals.json" for point in POINTS]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+
+    first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 180
+    while not any(f.exists() for f in files):
+        assert first.poll() is None, first.stdout.read().decode(errors="replace")[-3000:]
+        assert time.monotonic() < deadline, "no point finished in time"
+        time.sleep(0.1)
+    os.killpg(first.pid, signal.SIGKILL)  # the sweep and its worker, mid-grid
+    first.wait()
+    done = [f for f in files if f.exists()]
+    assert 1 <= len(done) < len(files)
+    stamps = {f: f.stat().st_mtime_ns for f in done}
+    for f in done:  # what is there is complete
+        assert json.loads(f.read_text())["kick_sweep"]["task"] == "tiny_capitals"
+
+    second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert f"{len(done)} of {len(files)} points already done" in second.stderr
+    assert all(f.exists() for f in files)
+    assert {f: f.stat().st_mtime_ns for f in done} == stamps  # skipped, not redone
+    for f in done:  # no worker was started again for a finished recipe
+        assert (f.parent / "worker.log").read_text().count("=====") == 1
+    leftovers = [p for p in out.rglob(".partial-*")]
+    assert leftovers == []
+
+    results = {f.parent.name: json.loads(f.read_text()) for f in files}
+    assert results["magnitude_sparsity-0.5"]["config"]["kick"]["recipe"]["sparsity"] == 0.5
+    assert results["dense"]["config"]["model"] == "kick"
+    assert results["dense"]["n-samples"]["tiny_capitals"]["effective"] == 2
+    runs, _ = load_runs([out])
+    report = build_report(runs)
+    assert [i.kind for i in report.issues] == []
+    assert sorted(r.label for r in report.rows) == ["dense", "magnitude 30%", "magnitude 50%"]
+    assert all(r.ratio is not None for r in report.rows)
+
+    again = subprocess.run(command + ["--dry-run"], env=env, capture_output=True, text=True, timeout=60)
+    assert "(3 done, 0 to run)" in again.stdout
