@@ -6,6 +6,8 @@
                             besides folders it takes ``[LABEL=]kick:<model_args>``, e.g.
                             ``wanda50=kick:pretrained=DIR,method=wanda,sparsity=0.5``, built or cached as
                             ``--model kick`` would
+    kick sweep ...          a resumable grid of methods x sparsities/bits x tasks through ``--model kick``
+    kick report ...         tables, plots and a summary relative to dense from lm-eval result files
 
 Evaluation itself runs through the standard ``lm_eval`` command with ``--model kick``.
 """
