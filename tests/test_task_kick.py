@@ -1,0 +1,27 @@
+"""The ``kick`` group: it lists every LLM-KICK task, and no kick name clashes with lm-eval's own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lm_eval
+import yaml
+from fixtures.kick_eval import KICK_TASKS, task_manager
+
+OURS = ["kick_factoid_qa", "kick_mmlu", "kick_icrqa_closed", "kick_icrqa_open", "kick_ppl"]
+
+
+def test_group_lists_the_tasks_and_each_resolves():
+    group = yaml.safe_load((KICK_TASKS / "_kick.yaml").read_text(encoding="utf-8"))
+    assert group["group"] == "kick" and "aggregate_metric_list" not in group
+    assert set(OURS) <= set(group["task"])
+    assert set(group["task"]) <= set(task_manager().all_tasks)
+
+
+def test_every_name_starts_with_kick_and_none_clashes_with_builtin_tasks():
+    ours = set(task_manager().all_tasks)
+    assert ours and all(name.startswith("kick") for name in ours)
+    from lm_eval.tasks import TaskManager
+
+    builtin = TaskManager(include_defaults=False, include_path=str(Path(lm_eval.__file__).parent / "tasks"))
+    assert not ours & set(builtin.all_tasks)
