@@ -4,16 +4,23 @@
     from compressors.calibration import CalibrationConfig, calibration_tokens
     from compressors.recipe import Recipe
 
-    recipe = Recipe("wanda", sparsity=0.5)
-    tokens = calibration_tokens(tokenizer, CalibrationConfig("c4"))   # 128 x 2048, seed 0
-    report = compress(model, recipe, tokens)                          # JSON-serialisable
+    recipe = Recipe("wanda", sparsity=0.5)            # or Recipe("gptq", bits=4), Recipe(
+    tokens = calibration_tokens(tokenizer, CalibrationConfig("c4"))   # "sparsegpt+gptq",
+    report = compress(model, recipe, tokens)          # sparsity=0.5, bits=4); JSON-serialisable
     save_checkpoint(model, tokenizer, "out/llama-wanda50")
 
 Which method runs where: ``dense`` does nothing; ``magnitude`` is our own code
-(:mod:`compressors.pruning.magnitude`), one matrix at a time on ``device``; ``wanda`` and
-``sparsegpt`` run llmcompressor's modifiers (:mod:`compressors.llmcompressor_adapter`), which
-keep the model where it was loaded and move one decoder layer at a time to the accelerator,
-so a 70B model compresses on one GPU from CPU memory.
+(:mod:`compressors.pruning.magnitude`), one matrix at a time on ``device``; ``wanda``,
+``sparsegpt``, ``rtn``, ``gptq`` and ``awq`` run llmcompressor's modifiers
+(:mod:`compressors.llmcompressor_adapter`), which keep the model where it was loaded and move
+one decoder layer at a time to the accelerator, so a 70B model compresses on one GPU from CPU
+memory. ``int8`` and ``nf4`` quantize while loading (:mod:`compressors.quantization.bitsandbytes`:
+load with its ``bnb_config``); ``compress`` checks and reports them. ``<pruning>+<quantization>``
+prunes, then quantizes keeping the zeros.
+
+A quantized model is saved in compressed-tensors format (packed integer codes and a
+``quantization_config`` in ``config.json``: :mod:`compressors.quantization.checkpoint`), a
+pruned one dense, a bitsandbytes one as transformers saves it.
 """
 
 from __future__ import annotations
@@ -29,8 +36,7 @@ from compressors.pruning.targets import check_prunable, select_linears
 from compressors.recipe import METHODS, Recipe
 from compressors.versions import library_versions
 
-__all__ = ["compress", "library_versions", "measured_sparsity", "save_checkpoint"]
-
+__all__ = ["check_device", "check_group_size", "compress", "library_versions", "measured_sparsity", "save_checkpoint"]
 
 
 def compress(
@@ -41,39 +47,83 @@ def compress(
     device: str | None = None,
     progress: bool = True,
 ) -> dict:
-    """Prune ``model`` in place as ``recipe`` says; return a JSON-serialisable report.
+    """Prune and/or quantize ``model`` in place as ``recipe`` says; return a JSON-serialisable
+    report.
 
     ``calibration``: ``(nsamples, seqlen)`` token ids (:func:`compressors.calibration.
     calibration_tokens`), required by methods that need it and ignored by the others.
     ``device``: where the work runs (default ``cuda`` when available, else ``cpu``).
-    ``progress``: our tqdm bars (magnitude); llmcompressor (wanda, sparsegpt) always draws its
-    own, two per decoder layer (``TQDM_DISABLE=1`` in the environment silences every bar).
+    ``progress``: our tqdm bars (magnitude); llmcompressor always draws its own, two per
+    decoder layer (``TQDM_DISABLE=1`` in the environment silences every bar).
     """
     recipe = recipe.validate()
     start = time.perf_counter()
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    spec = METHODS[recipe.method]
     linears, skipped = select_linears(model, recipe.ignore)
-    if spec.needs_calibration:
+    if recipe.needs_calibration():
         _check_calibration(model, calibration, recipe.method)
     else:
         calibration = None
-    engine = {"engine": None, "device": str(device)}
-    if spec.engine is not None:
+    stages = {}
+    if recipe.prune_method or recipe.quant_method:
+        check_device(recipe, device)
         check_prunable(model, linears, recipe.nm)
-        with torch.no_grad():
-            engine = importlib.import_module(spec.engine).prune(
-                model, linears, recipe, calibration, device=device, progress=progress
-            )
-    return {
+        check_group_size(model, recipe)
+    with torch.no_grad():  # prune first, then quantize (keeping the zeros)
+        for entry, method in (("prune", recipe.prune_method), ("quantize", recipe.quant_method)):
+            if method:
+                run = getattr(importlib.import_module(METHODS[method].engine), entry)
+                stages[entry] = run(model, linears, recipe, calibration, device=device, progress=progress)
+    if len(stages) == 1:
+        engine = next(iter(stages.values()))
+    elif stages:
+        names = " then ".join(stage["engine"] for stage in stages.values())
+        engine = {"engine": names, "device": stages["quantize"]["device"], "stages": stages}
+    else:
+        engine = {"engine": None, "device": str(device)}
+    report = {
         "recipe": recipe.as_dict(),
-        "sparsity": measured_sparsity(model, recipe),
+        "sparsity": None if recipe.on_load else measured_sparsity(model, recipe),
         "skipped": skipped,
         "calibration_shape": list(calibration.shape) if calibration is not None else None,
         "wall_s": round(time.perf_counter() - start, 3),
         **engine,
         "versions": library_versions(),
     }
+    if recipe.quant_method:
+        report["quantization"] = _quantization_report(model, recipe)
+    return report
+
+
+def check_device(recipe: Recipe, device: str | torch.device) -> None:
+    """ValueError if a stage of ``recipe`` cannot run on ``device`` (AWQ needs CUDA)."""
+    if recipe.quant_method == "awq":
+        from compressors.quantization.awq import check_device as awq_check_device
+
+        awq_check_device(device)
+
+
+def check_group_size(model: torch.nn.Module, recipe: Recipe) -> None:
+    """ValueError naming the first layer whose input width ``recipe.group_size`` does not
+    divide, with the allowed sizes; reads shapes only, so a model built on the meta device
+    can be checked before any weight is loaded."""
+    if recipe.quant_method and not recipe.on_load:
+        from compressors.quantization.scheme import check_group_sizes
+
+        check_group_sizes(select_linears(model, recipe.ignore)[0], recipe.group_size)
+
+
+def _quantization_report(model: torch.nn.Module, recipe: Recipe) -> dict:
+    from compressors.quantization.levels import check_levels
+    from compressors.quantization.scheme import scheme_label
+
+    report = {
+        "scheme": scheme_label(recipe),
+        **{k: getattr(recipe, k) for k in ("bits", "group_size", "symmetric", "act_order")},
+    }
+    if not recipe.on_load:
+        report["levels"] = check_levels(model)
+    return report
 
 
 def _check_calibration(model, calibration, method: str) -> None:
@@ -140,8 +190,10 @@ def save_checkpoint(model: torch.nn.Module, tokenizer, folder: str | os.PathLike
     """Write ``model`` (and ``tokenizer``, if given) as a Hugging Face folder of safetensors.
 
     Pruned weights are saved dense: compressed-tensors 0.19 no longer writes sparse formats,
-    and the zeros are what ``from_pretrained`` and vLLM load back. ``folder`` may be an empty
-    existing folder (a caller's staging folder); otherwise it is written atomically.
+    and the zeros are what ``from_pretrained`` and vLLM load back. Quantized weights are saved
+    packed in compressed-tensors format (this packs them in place: the model still runs).
+    ``folder`` may be an empty existing folder (a caller's staging folder); otherwise it is
+    written atomically.
     """
     from kick_models.local_models import atomic_folder
 
@@ -156,7 +208,12 @@ def save_checkpoint(model: torch.nn.Module, tokenizer, folder: str | os.PathLike
 
 
 def _write(model, tokenizer, folder: Path) -> None:
-    model.save_pretrained(folder)  # transformers 5 writes safetensors only
+    from compressors.quantization.checkpoint import is_quantized, save_compressed
+
+    if is_quantized(model):
+        save_compressed(model, folder)
+    else:
+        model.save_pretrained(folder)  # transformers 5 writes safetensors only
     if tokenizer is not None:
         tokenizer.save_pretrained(folder)
     unsafe = [p.name for p in folder.iterdir() if p.suffix in {".bin", ".pt", ".pth", ".pkl"}]

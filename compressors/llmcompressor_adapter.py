@@ -1,33 +1,48 @@
-"""The one place llm-kick talks to llmcompressor.
+"""The one place llm-kick talks to llmcompressor (pinned: ``llmcompressor==0.14.0.1``).
 
 :func:`prune_with_modifier` runs one of llmcompressor's one-shot pruning modifiers
-(``SparseGPTModifier``, ``WandaPruningModifier``) on a model through ``oneshot`` and its
+(``SparseGPTModifier``, ``WandaPruningModifier``) and :func:`quantize_with_modifier` its
+quantization modifiers (``QuantizationModifier`` for round-to-nearest, ``GPTQModifier``,
+``AWQModifier`` followed by a ``QuantizationModifier``) on a model through ``oneshot`` and its
 sequential pipeline: the model stays where it is (CPU for large models), each decoder layer
 is moved to the accelerator in turn with the cached calibration activations, calibrated,
-pruned, and run again so the next layer sees the pruned layer's outputs (as the SparseGPT
-and Wanda reference code do). Afterwards the model is returned to a plain state: offloading
-hooks removed, llmcompressor's ``save_pretrained`` wrapper removed, session reset.
+compressed, and run again so the next layer sees the compressed layer's outputs (as the
+SparseGPT, Wanda and GPTQ reference code do). Afterwards the model is returned to a plain
+state: offloading hooks removed, llmcompressor's ``save_pretrained`` wrapper removed, session
+reset. A quantized model keeps compressed-tensors' quantization scheme, scales and zero
+points on its ``Linear`` modules, and its weights hold the quantized values, so it runs as is
+and :func:`compressors.quantization.checkpoint.save_compressed` writes it as a
+compressed-tensors checkpoint.
 
 What we pass, and why:
 
-* ``targets`` = the exact names of the ``Linear`` modules to prune, ``ignore`` = []: the
-  selection is ours (:mod:`compressors.pruning.targets`). llmcompressor's own ``ignore``
+* pruning: ``targets`` = the exact names of the ``Linear`` modules to prune, ``ignore`` = []:
+  the selection is ours (:mod:`compressors.pruning.targets`). llmcompressor's own ``ignore``
   matches a name like ``"lm_head"`` against ``"lm_head."`` and so does not exclude it
   (FINDINGS.md); exact names sidestep that.
+* quantization: one scheme with ``targets=["Linear"]`` and ``ignore`` = the exact names of the
+  ``Linear`` modules kept dense, the layout vLLM and transformers expect in
+  ``quantization_config`` (a target list of every module name would also load, but is long).
 * ``mask_structure="N:M"`` zeroes N of every M consecutive inputs (``topk(..., N,
   largest=False)`` over ``W[:, i:i+M]``), our N:M convention.
 * a ``DataLoader`` of our token tensor, so llmcompressor neither tokenizes nor shuffles.
 * ``sequential_offload_device`` = the compression device: calibration activations stay on the
   accelerator between layers (128 x 2048 x 8192 bf16 = 4 GiB for a 70B model) instead of
   crossing PCIe twice per layer.
+* GPTQ on a pruned model (``keep_zeros``): llmcompressor's per-layer GPTQ kernel
+  (``llmcompressor.modifiers.gptq.base.quantize_weight``) is replaced, for that call only, by
+  :func:`compressors.quantization.sparse_gptq.quantize_keeping_zeros`, which keeps the pruned
+  zeros (llmcompressor 0.14 has no such option).
 
 llmcompressor onloads layers to its "main device" (the first accelerator, else the CPU), so a
-``device`` other than that is refused with the fix (``CUDA_VISIBLE_DEVICES``).
+``device`` other than that is refused with the fix (``CUDA_VISIBLE_DEVICES``). AWQ needs a CUDA
+device (:func:`compressors.quantization.awq.check_device`).
 """
 
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager, nullcontext
 from importlib import metadata
 
 import torch
@@ -39,15 +54,30 @@ if "LLM_COMPRESSOR_LOG_LEVEL" not in os.environ:
     os.environ["LLM_COMPRESSOR_LOG_LEVEL"] = "WARNING"
 
 # llmcompressor configures its logger when imported, so these imports follow the line above.
+import llmcompressor.modifiers.gptq.base as gptq_base
 from compressed_tensors.offload import remove_dispatch
+from compressed_tensors.quantization import (
+    QuantizationArgs,
+    QuantizationScheme,
+    fake_quantize,
+)
 from llmcompressor import oneshot
 from llmcompressor.core import reset_session
+from llmcompressor.modifiers.gptq import GPTQModifier
 from llmcompressor.modifiers.pruning import SparseGPTModifier, WandaPruningModifier
+from llmcompressor.modifiers.quantization import QuantizationModifier
+from llmcompressor.modifiers.transform.awq import AWQModifier
 from llmcompressor.utils.dev import get_main_device
 
-__all__ = ["MODIFIERS", "prune_with_modifier"]
+__all__ = ["MODIFIERS", "QUANTIZERS", "prune_with_modifier", "quantize_with_modifier"]
 
 MODIFIERS = {"sparsegpt": SparseGPTModifier, "wanda": WandaPruningModifier}
+# Quantization method -> the modifiers that run it, in order.
+QUANTIZERS = {
+    "rtn": (QuantizationModifier,),
+    "gptq": (GPTQModifier,),
+    "awq": (AWQModifier, QuantizationModifier),
+}
 
 # Calibration tokens per forward batch: 8 x 2048 keeps one Llama-70B layer's activations
 # under ~10 GB, and large batches keep the accelerator busy.
@@ -70,6 +100,73 @@ def prune_with_modifier(
 
     llmcompressor draws its own progress bars (two per decoder layer: calibrating, then
     propagating); tqdm reads ``TQDM_DISABLE=1`` at import time to silence them."""
+    main = _main_device(model, method, device)
+    modifier = MODIFIERS[method](
+        sparsity=sparsity,
+        mask_structure=f"{nm[0]}:{nm[1]}" if nm else "0:0",
+        targets=list(targets),
+        ignore=[],
+        **options,
+    )
+    batch_size = _run(model, [modifier], calibration, main)
+    return {
+        "engine": f"llmcompressor {metadata.version('llmcompressor')} {MODIFIERS[method].__name__}",
+        "device": str(main),
+        "batch_size": batch_size,
+        "options": {"mask_structure": modifier.mask_structure, **options},
+    }
+
+
+def quantize_with_modifier(
+    model: torch.nn.Module,
+    method: str,
+    ignore: list[str],
+    weights: dict,
+    calibration: torch.Tensor | None,
+    *,
+    device: torch.device,
+    keep_zeros: bool = False,
+    **options,
+) -> dict:
+    """Quantize every ``Linear`` of ``model`` except ``ignore`` (exact module names) in place
+    with llmcompressor's modifiers for ``method`` (``rtn``, ``gptq``, ``awq``).
+
+    ``weights``: keyword arguments of compressed-tensors' ``QuantizationArgs`` (see
+    :func:`compressors.quantization.scheme.weight_args`; ``actorder`` goes to GPTQ);
+    ``calibration``: token ids (``None`` for ``rtn``, which needs no data); ``keep_zeros``:
+    GPTQ keeps the exact zeros of a pruned model; ``options`` go to the algorithm's modifier
+    (``block_size``, ``dampening_frac`` for GPTQ, ``duo_scaling``, ``n_grid`` for AWQ).
+    Afterwards each quantized weight holds its dequantized grid values."""
+    main = _main_device(model, method, device)
+    weights = dict(weights)
+    actorder = weights.pop("actorder", None)
+    scheme = QuantizationScheme(targets=["Linear"], weights=QuantizationArgs(**weights))
+    quantizer = {"config_groups": {"group_0": scheme}, "ignore": list(ignore)}
+    if method == "rtn":
+        modifiers = [QuantizationModifier(**quantizer)]
+    elif method == "gptq":
+        modifiers = [GPTQModifier(**quantizer, actorder=actorder, **options)]
+    elif method == "awq":
+        modifiers = [AWQModifier(**options), QuantizationModifier(**quantizer)]
+    else:
+        raise ValueError(f"no llmcompressor quantizer for method={method!r}: allowed {sorted(QUANTIZERS)}")
+    if keep_zeros and method != "gptq":
+        keep_zeros = False  # round-to-nearest maps 0 to 0, and AWQ's scales keep zeros zero
+    with _gptq_keeping_zeros() if keep_zeros else nullcontext():
+        batch_size = _run(model, modifiers, calibration, main, freeze=True)
+    return {
+        "engine": f"llmcompressor {metadata.version('llmcompressor')} "
+        + " + ".join(type(m).__name__ for m in modifiers)
+        + (" (GPTQ kernel keeping zeros: compressors.quantization.sparse_gptq)" if keep_zeros else ""),
+        "device": str(main),
+        "batch_size": batch_size,
+        "scheme": scheme.weights.model_dump(mode="json"),
+        "options": {**({"actorder": actorder} if method == "gptq" else {}), **options},
+    }
+
+
+def _main_device(model: torch.nn.Module, method: str, device: torch.device) -> torch.device:
+    """llmcompressor's main device, which must be ``device``; the model must know its folder."""
     main = get_main_device()
     if (device.type, device.index or 0) != (main.type, main.index or 0):
         raise ValueError(
@@ -82,33 +179,71 @@ def prune_with_modifier(
             "llmcompressor's oneshot re-reads the model's config from model.config.name_or_path; "
             "load the model with from_pretrained (a folder or hub id)"
         )
-    modifier = MODIFIERS[method](
-        sparsity=sparsity,
-        mask_structure=f"{nm[0]}:{nm[1]}" if nm else "0:0",
-        targets=list(targets),
-        ignore=[],
-        **options,
-    )
-    batch_size = max(1, min(len(calibration), TOKENS_PER_BATCH // calibration.shape[1]))
-    loader = DataLoader(
-        [{"input_ids": row} for row in calibration], batch_size=batch_size, shuffle=False
-    )
+    return main
+
+
+def _run(model, modifiers: list, calibration: torch.Tensor | None, main: torch.device, *, freeze: bool = False) -> int | None:
+    """``oneshot`` with the sequential pipeline over ``calibration`` (data-free without it);
+    returns the calibration batch size. ``freeze``: write the quantized values into the weights."""
+    batch_size, data = None, {}
+    if calibration is not None:
+        batch_size = max(1, min(len(calibration), TOKENS_PER_BATCH // calibration.shape[1]))
+        data = {
+            "dataset": DataLoader([{"input_ids": row} for row in calibration], batch_size=batch_size, shuffle=False),
+            "pipeline": "sequential",
+            "sequential_offload_device": str(main),
+        }
     try:
-        oneshot(
-            model=model,
-            dataset=loader,
-            recipe=[modifier],
-            pipeline="sequential",
-            sequential_offload_device=str(main),
-        )
+        oneshot(model=model, recipe=list(modifiers), **data)
     finally:
         _restore(model)
-    return {
-        "engine": f"llmcompressor {metadata.version('llmcompressor')} {MODIFIERS[method].__name__}",
-        "device": str(main),
-        "batch_size": batch_size,
-        "options": {"mask_structure": modifier.mask_structure, **options},
-    }
+    if freeze:  # after _restore: while offloading is on, a write to a weight goes to a temporary copy
+        _freeze_quantized_weights(model)
+    return batch_size
+
+
+def _freeze_quantized_weights(model: torch.nn.Module) -> None:
+    """Replace each quantized weight by its grid values (GPTQ has done so already; round-to-
+    nearest and AWQ only fake-quantize in ``forward``), so the weights in memory are the ones
+    the checkpoint will hold (fake quantization in ``forward`` is then the identity)."""
+    with torch.no_grad():
+        for module in model.modules():
+            scheme = getattr(module, "quantization_scheme", None)
+            if scheme is None or scheme.weights is None or not hasattr(module, "weight_scale"):
+                continue
+            weight = module.weight.data
+            zero_point = getattr(module, "weight_zero_point", None)
+            zero_point = None if zero_point is None else zero_point.to(weight.device)
+            module.weight.data = fake_quantize(weight, module.weight_scale.to(weight.device), zero_point, scheme.weights)
+
+
+@contextmanager
+def _gptq_keeping_zeros():
+    """Run GPTQ with :func:`~compressors.quantization.sparse_gptq.quantize_keeping_zeros` as its
+    per-layer kernel (same arguments and results as llmcompressor's batched ``quantize_weight``)."""
+    from compressors.quantization.sparse_gptq import quantize_keeping_zeros
+
+    original = gptq_base.quantize_weight
+
+    def keeping_zeros(weights, hessians, scale, zero_point, global_scale, quant_args, blocksize=128, percdamp=0.01):
+        if global_scale is not None:
+            raise ValueError("keeping zeros supports integer group/channel schemes without a global scale")
+        results = [
+            quantize_keeping_zeros(weights[i], hessians[i], scale[i], zero_point[i], quant_args,
+                                   blocksize=blocksize, percdamp=percdamp)
+            for i in range(weights.shape[0])
+        ]
+        return (
+            torch.stack([q for q, _, _ in results]),
+            torch.stack([loss for _, loss, _ in results]),
+            torch.tensor([fell_back for _, _, fell_back in results]),
+        )
+
+    gptq_base.quantize_weight = keeping_zeros
+    try:
+        yield
+    finally:
+        gptq_base.quantize_weight = original
 
 
 def _restore(model: torch.nn.Module) -> None:
@@ -118,4 +253,3 @@ def _restore(model: torch.nn.Module) -> None:
     if "save_pretrained" in vars(model):
         del model.save_pretrained
     reset_session()
-

@@ -1,11 +1,18 @@
 """What to do to a model: the compression recipe, validated and normalised.
 
 A :class:`Recipe` names a method, how much to prune, the mask pattern, the comparison group
-(``scope``) and the modules kept dense. It is frozen and normalised on construction, so two
-recipes that mean the same thing are equal and serialise to the same :meth:`Recipe.as_dict`
-(which the checkpoint cache and result metadata use as their key)::
+(``scope``), the weight bits, group size and grid of a quantizer, and the modules kept dense.
+It is frozen and normalised on construction, so two recipes that mean the same thing are
+equal and serialise to the same :meth:`Recipe.as_dict` (which the checkpoint cache and result
+metadata use as their key)::
 
     Recipe("wanda", pattern="2:4") == Recipe("wanda", sparsity=0.5, pattern="2:4", scope=None)
+    Recipe("gptq", bits=4) == Recipe("gptq", bits=4, group_size=128, symmetric=True, act_order=True)
+
+Methods are a pruning method (``magnitude``, ``wanda``, ``sparsegpt``), a quantization
+method (``rtn``, ``gptq``, ``awq``, ``int8``, ``nf4``), or ``<pruning>+<quantization>``
+(e.g. ``sparsegpt+gptq``): prune with ``sparsity``/``pattern``/``scope``, then quantize the
+pruned model with ``bits``/``group_size``/``symmetric``/``act_order``, keeping its zeros.
 
 Conventions, made explicit because the literature varies:
 
@@ -21,6 +28,15 @@ Conventions, made explicit because the literature varies:
   qualified name equals it or ends with ``.<pattern>`` (``"lm_head"``, ``"mlp.down_proj"``);
   ``"re:<regex>"`` matches with :func:`re.match` as llmcompressor does. Only ``torch.nn.Linear``
   modules are ever pruned: embeddings and norms stay dense whatever ``ignore`` says.
+  The same selection is quantized.
+* ``bits`` is the width of the integer weight codes (activations stay 16/32-bit: W{bits}A16).
+* ``group_size`` is the number of consecutive input weights of one output row that share a
+  scale (and zero point); ``-1`` means one group per output row (per channel).
+* ``symmetric=True`` quantizes to ``s * q`` with ``q`` in ``[-2^(b-1), 2^(b-1) - 1]``;
+  ``False`` to ``s * (q - z)`` with ``q`` in ``[0, 2^b - 1]`` and an integer zero point ``z``.
+* ``act_order`` (GPTQ) quantizes the columns in order of decreasing Hessian diagonal
+  (activation magnitude) while keeping the groups of consecutive columns ("static"
+  activation ordering: same checkpoint format, no runtime cost).
 """
 
 from __future__ import annotations
@@ -31,29 +47,58 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ALIASES", "METHODS", "MethodSpec", "Recipe", "parse_pattern"]
+__all__ = ["ALIASES", "METHODS", "MethodSpec", "QuantSpec", "Recipe", "parse_pattern"]
+
+
+@dataclass(frozen=True)
+class QuantSpec:
+    """What a quantization method accepts.
+
+    ``bits``: allowed weight bit widths (one value: the default; several: ``bits`` must be
+    given). ``group_size``: the default group size, ``None`` where the method has no groups
+    (LLM.int8 scales each row). ``fixed_group_size``: the library fixes it (NF4 blocks of 64).
+    ``symmetric`` / ``act_order``: defaults, ``None`` where the option does not apply.
+    ``after_pruning``: may quantize a pruned model (``<pruning>+<method>``), keeping its zeros.
+    ``on_load``: quantizes while the weights are loaded (bitsandbytes), not afterwards.
+    """
+
+    bits: tuple[int, ...]
+    group_size: int | None
+    symmetric: bool | None
+    act_order: bool | None = None
+    fixed_group_size: bool = False
+    after_pruning: bool = True
+    on_load: bool = False
 
 
 @dataclass(frozen=True)
 class MethodSpec:
     """What a method accepts and which module runs it.
 
-    ``scopes`` are the unstructured comparison groups the method defines (the first is the
-    default); ``engine`` is the module whose ``prune(model, linears, recipe, calibration,
-    device=..., progress=...)`` applies it (``None``: nothing to do).
+    ``scopes`` are the unstructured comparison groups a pruning method defines (the first is
+    the default); ``quant`` is set for quantization methods. ``engine`` is the module whose
+    ``prune(model, linears, recipe, calibration, device=..., progress=...)`` (pruning) or
+    ``quantize(...)`` (same arguments; quantization) applies it (``None``: nothing to do).
     """
 
     needs_calibration: bool
     scopes: tuple[str, ...]
     engine: str | None
     summary: str
+    quant: QuantSpec | None = None
 
     @property
     def default_scope(self) -> str | None:
         return self.scopes[0] if self.scopes else None
 
+    @property
+    def prunes(self) -> bool:
+        return self.engine is not None and self.quant is None
 
-# The method registry. Quantization methods join here later with their own specs.
+
+INT_BITS = (2, 3, 4, 8)
+
+# The method registry: pruning, then quantization (combinations are "<pruning>+<quantization>").
 METHODS: dict[str, MethodSpec] = {
     "dense": MethodSpec(False, (), None, "no compression (sparsity 0): the baseline"),
     "magnitude": MethodSpec(
@@ -76,11 +121,38 @@ METHODS: dict[str, MethodSpec] = {
         "OBS saliency w^2/[H^-1]_jj^2 compared within each block of 128 input columns, "
         "with the OBS weight update (Frantar & Alistarh 2023)",
     ),
+    "rtn": MethodSpec(
+        False, (), "compressors.quantization.rtn",
+        "round-to-nearest onto a min-max integer grid per group",
+        QuantSpec(bits=INT_BITS, group_size=128, symmetric=True),
+    ),
+    "gptq": MethodSpec(
+        True, (), "compressors.quantization.gptq",
+        "second-order column-by-column rounding with OBS error feedback (Frantar et al. 2023)",
+        QuantSpec(bits=INT_BITS, group_size=128, symmetric=True, act_order=True),
+    ),
+    "awq": MethodSpec(
+        True, (), "compressors.quantization.awq",
+        "activation-aware per-channel scaling, then round-to-nearest (Lin et al. 2024); CUDA only",
+        QuantSpec(bits=(4,), group_size=128, symmetric=False),
+    ),
+    "int8": MethodSpec(
+        False, (), "compressors.quantization.bitsandbytes",
+        "LLM.int8(): absmax int8 per row, outlier features in 16-bit (Dettmers et al. 2022)",
+        QuantSpec(bits=(8,), group_size=None, symmetric=None, after_pruning=False, on_load=True),
+    ),
+    "nf4": MethodSpec(
+        False, (), "compressors.quantization.bitsandbytes",
+        "4-bit NormalFloat, blocks of 64, double-quantized scales (QLoRA, Dettmers et al. 2023)",
+        QuantSpec(bits=(4,), group_size=64, symmetric=None, fixed_group_size=True, after_pruning=False, on_load=True),
+    ),
 }
 
 # Spellings accepted for a method (lm-eval's argument parser turns "none" into None, which
 # kick_lm maps back to "none").
 ALIASES = {"none": "dense"}
+
+QUANT_FIELDS = ("bits", "group_size", "symmetric", "act_order")
 
 _PATTERN = re.compile(r"^(\d+):(\d+)$")
 
@@ -104,6 +176,30 @@ def parse_pattern(pattern: str) -> tuple[int, int] | None:
     return n, m
 
 
+def _split_method(method: Any) -> tuple[str, str | None, str | None]:
+    """``(method, pruning part, quantization part)`` of a method name, or ValueError."""
+    name = ALIASES.get(method, method) if isinstance(method, str) else method
+    prune_names = [m for m, spec in METHODS.items() if spec.prunes]
+    quant_names = [m for m, spec in METHODS.items() if spec.quant is not None]
+    combinable = [m for m in quant_names if METHODS[m].quant.after_pruning]
+    if isinstance(name, str) and name.count("+") == 1:
+        first, second = (part.strip() for part in name.split("+"))
+        if first in prune_names and second in combinable:
+            return f"{first}+{second}", first, second
+        raise ValueError(
+            f"method={method!r} is not an allowed combination: prune with one of {prune_names}, "
+            f"then quantize with one of {combinable} (e.g. 'sparsegpt+gptq')"
+        )
+    if not isinstance(name, str) or name not in METHODS:
+        raise ValueError(
+            f"method={method!r} is unknown: allowed {sorted(METHODS)} or '<pruning>+<quantization>' "
+            f"such as 'sparsegpt+gptq' (aliases: {', '.join(f'{a}={b}' for a, b in ALIASES.items())})"
+        )
+    if name in quant_names:
+        return name, None, name
+    return name, (name if name in prune_names else None), None
+
+
 @dataclass(frozen=True)
 class Recipe:
     """A compression recipe. Invalid values raise ValueError on construction."""
@@ -113,31 +209,43 @@ class Recipe:
     pattern: str = "unstructured"
     scope: str | None = None
     ignore: tuple[str, ...] = ("lm_head",)
+    bits: int | None = None
+    group_size: int | None = None
+    symmetric: bool | None = None
+    act_order: bool | None = None
 
     def __post_init__(self) -> None:
-        method = ALIASES.get(self.method, self.method) if isinstance(self.method, str) else self.method
-        if not isinstance(method, str) or method not in METHODS:
-            raise ValueError(
-                f"method={self.method!r} is unknown: allowed {sorted(METHODS)} "
-                f"(aliases: {', '.join(f'{a}={b}' for a, b in ALIASES.items())})"
-            )
+        method, prune, quant = _split_method(self.method)
         object.__setattr__(self, "method", method)
-        spec = METHODS[method]
+        self._check_pruning(prune)
+        self._check_quantization(quant)
+        ignore = (self.ignore,) if isinstance(self.ignore, str) else tuple(self.ignore)
+        for item in ignore:
+            if not isinstance(item, str) or not item:
+                raise ValueError(f"ignore entry {item!r} is not a module-name pattern (non-empty str)")
+            if item.startswith("re:"):
+                try:
+                    re.compile(item[3:])
+                except re.error as err:
+                    raise ValueError(f"ignore entry {item!r} is not a valid regex: {err}") from None
+        object.__setattr__(self, "ignore", ignore)
 
+    def _check_pruning(self, prune: str | None) -> None:
         if isinstance(self.sparsity, bool) or not isinstance(self.sparsity, (int, float)):
             raise ValueError(f"sparsity={self.sparsity!r} is not a number: give a float in [0, 1)")
         sparsity = float(self.sparsity)
         if not (math.isfinite(sparsity) and 0.0 <= sparsity < 1.0):
             raise ValueError(f"sparsity={self.sparsity!r} is out of range: allowed 0 <= sparsity < 1")
-
         pattern = self.pattern.strip() if isinstance(self.pattern, str) else self.pattern
         nm = parse_pattern(pattern)
-        if self.method == "dense":
+        if prune is None:
             if sparsity != 0.0 or nm is not None or self.scope is not None:
+                what = "prunes nothing" if self.method == "dense" else "quantizes only"
+                hint = "" if self.method == "dense" else f" (to prune first: method='sparsegpt+{self.method}')"
                 raise ValueError(
-                    "method='dense' prunes nothing: leave sparsity=0, pattern='unstructured' and "
+                    f"method={self.method!r} {what}: leave sparsity=0, pattern='unstructured' and "
                     f"scope unset (got sparsity={self.sparsity!r}, pattern={self.pattern!r}, "
-                    f"scope={self.scope!r})"
+                    f"scope={self.scope!r}){hint}"
                 )
         elif nm is not None:
             n, m = nm
@@ -154,6 +262,7 @@ class Recipe:
                     "weights within each group of M consecutive inputs; leave scope unset"
                 )
         else:
+            spec = METHODS[prune]
             if sparsity == 0.0:
                 raise ValueError(
                     f"method={self.method!r} needs a sparsity in (0, 1) for unstructured "
@@ -166,19 +275,60 @@ class Recipe:
                     f"allowed {list(spec.scopes)} ({spec.summary})"
                 )
             object.__setattr__(self, "scope", scope)  # frozen: normalise in place
-
-        ignore = (self.ignore,) if isinstance(self.ignore, str) else tuple(self.ignore)
-        for item in ignore:
-            if not isinstance(item, str) or not item:
-                raise ValueError(f"ignore entry {item!r} is not a module-name pattern (non-empty str)")
-            if item.startswith("re:"):
-                try:
-                    re.compile(item[3:])
-                except re.error as err:
-                    raise ValueError(f"ignore entry {item!r} is not a valid regex: {err}") from None
         object.__setattr__(self, "sparsity", sparsity)
         object.__setattr__(self, "pattern", pattern)
-        object.__setattr__(self, "ignore", ignore)
+
+    def _check_quantization(self, quant: str | None) -> None:
+        if quant is None:
+            given = [f"{name}={getattr(self, name)!r}" for name in QUANT_FIELDS if getattr(self, name) is not None]
+            if given:
+                hint = f"; to quantize after pruning use e.g. method='{self.method}+gptq'" if self.method != "dense" else ""
+                raise ValueError(
+                    f"{', '.join(given)} does not apply to method={self.method!r}, which does not "
+                    f"quantize: quantization methods are {[m for m, s in METHODS.items() if s.quant]}{hint}"
+                )
+            return
+        spec = METHODS[quant].quant
+        bits = self.bits
+        if bits is None and len(spec.bits) == 1:
+            bits = spec.bits[0]
+        allowed_bits = ", ".join(map(str, spec.bits))
+        if bits is None:
+            raise ValueError(f"method={self.method!r} needs bits: allowed {allowed_bits}")
+        if isinstance(bits, bool) or not isinstance(bits, int) or bits not in spec.bits:
+            raise ValueError(f"bits={self.bits!r} is not allowed for method={self.method!r}: allowed {allowed_bits}")
+        object.__setattr__(self, "bits", bits)
+        object.__setattr__(self, "group_size", self._group_size(quant, spec))
+        for name in ("symmetric", "act_order"):
+            value, default = getattr(self, name), getattr(spec, name)
+            if default is None and value is not None:
+                raise ValueError(f"{name}={value!r} does not apply to method={self.method!r}: leave it unset")
+            if value is not None and not isinstance(value, bool):
+                raise ValueError(f"{name}={value!r} is not allowed: give true or false")
+            object.__setattr__(self, name, default if value is None else value)
+
+    def _group_size(self, quant: str, spec: QuantSpec) -> int | None:
+        value = self.group_size
+        if spec.group_size is None:
+            if value is not None:
+                raise ValueError(
+                    f"group_size={value!r} does not apply to method={self.method!r} "
+                    f"({METHODS[quant].summary}): leave it unset"
+                )
+            return None
+        if value is None:
+            return spec.group_size
+        if spec.fixed_group_size and value != spec.group_size:
+            raise ValueError(
+                f"group_size={value!r} is not allowed for method={self.method!r}: its library fixes "
+                f"the group (block) size at {spec.group_size}"
+            )
+        if isinstance(value, bool) or not isinstance(value, int) or not (value == -1 or value >= 1):
+            raise ValueError(
+                f"group_size={value!r} is not allowed: give a positive number of input weights per "
+                "scale (e.g. 32, 64, 128) or -1 for one scale per output channel"
+            )
+        return value
 
     def validate(self) -> Recipe:
         """Return ``self``: a Recipe is validated and normalised when it is built."""
@@ -189,37 +339,62 @@ class Recipe:
         """``(N, M)`` for an N:M pattern, else ``None``."""
         return parse_pattern(self.pattern)
 
+    @property
+    def prune_method(self) -> str | None:
+        """The pruning method (``"sparsegpt"`` of ``"sparsegpt+gptq"``), if any."""
+        return _split_method(self.method)[1]
+
+    @property
+    def quant_method(self) -> str | None:
+        """The quantization method (``"gptq"`` of ``"sparsegpt+gptq"``), if any."""
+        return _split_method(self.method)[2]
+
+    @property
+    def on_load(self) -> bool:
+        """Quantized while the weights are loaded (bitsandbytes ``int8`` / ``nf4``)."""
+        return bool(self.quant_method and METHODS[self.quant_method].quant.on_load)
+
     def needs_calibration(self) -> bool:
-        return METHODS[self.method].needs_calibration
+        return any(METHODS[part].needs_calibration for part in (self.prune_method, self.quant_method) if part)
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-serialisable and stable: equal recipes give equal dicts."""
-        return {
+        """JSON-serialisable and stable: equal recipes give equal dicts. Quantization keys
+        appear only for methods that quantize (and only those that apply to the method)."""
+        out: dict[str, Any] = {
             "method": self.method,
             "sparsity": self.sparsity,
             "pattern": self.pattern,
             "scope": self.scope,
             "ignore": list(self.ignore),
         }
+        out.update({name: getattr(self, name) for name in QUANT_FIELDS if getattr(self, name) is not None})
+        return out
 
     @classmethod
     def from_args(cls, **kwargs: Any) -> Recipe:
         """Build from lm-eval ``--model_args`` values (numbers already cast by lm-eval).
 
-        ``sparsity`` may also be a numeric string; ``ignore`` may be a ``;``-separated string
+        ``sparsity``, ``bits`` and ``group_size`` may also be numeric strings, ``symmetric``
+        and ``act_order`` ``"true"``/``"false"``; ``ignore`` may be a ``;``-separated string
         (lm-eval splits arguments on commas), with ``""`` or ``"none"`` meaning no pattern.
         """
         allowed = {field.name for field in dataclasses.fields(cls)}
         unknown = sorted(set(kwargs) - allowed)
         if unknown:
             raise ValueError(f"unknown recipe argument(s) {unknown}: allowed {sorted(allowed)}")
-        if isinstance(kwargs.get("sparsity"), str):
-            try:
-                kwargs["sparsity"] = float(kwargs["sparsity"])
-            except ValueError:
-                raise ValueError(
-                    f"sparsity={kwargs['sparsity']!r} is not a number: give a float in [0, 1)"
-                ) from None
+        for name, cast, hint in (("sparsity", float, "a float in [0, 1)"), ("bits", int, "an integer"),
+                                 ("group_size", int, "an integer (-1: per channel)")):
+            if isinstance(kwargs.get(name), str):
+                try:
+                    kwargs[name] = cast(kwargs[name])
+                except ValueError:
+                    raise ValueError(f"{name}={kwargs[name]!r} is not a number: give {hint}") from None
+        for name in ("symmetric", "act_order"):
+            if isinstance(kwargs.get(name), str):
+                text = kwargs[name].strip().lower()
+                if text not in ("true", "false"):
+                    raise ValueError(f"{name}={kwargs[name]!r} is not allowed: give true or false")
+                kwargs[name] = text == "true"
         if kwargs.get("scope") in ("", "none", "None"):
             kwargs["scope"] = None
         if isinstance(kwargs.get("ignore"), str):

@@ -11,9 +11,16 @@ and lets ``HFLM`` load that folder like any Hugging Face model, so every ``hf`` 
 (``device``, ``dtype``, ``parallelize``, ``batch_size``, ...) keeps working. ``export=<dir>``
 copies the checkpoint to a folder that plain ``--model hf`` and vLLM load.
 
-What was evaluated — recipe, calibration, measured sparsity, library versions, compression
+What was evaluated — recipe, calibration, measured sparsity, quantization (bits, group size,
+grid, format, read back from the loaded checkpoint's ``quantization_config``), the measured
+bytes of the weights in memory after loading and when the results are written (compressed-
+tensors decompresses a layer on its first forward on the CPU), library versions, compression
 and load wall time, cache entry — goes into ``get_model_info()``, which lm-eval writes into
 the ``config`` of its results file, so a result file alone says what model it scored.
+
+``method=none`` (or ``dense``) evaluates ``pretrained`` as it is: an already quantized folder
+(compressed-tensors; GPTQ or AWQ format with the ``gptq`` extra; bitsandbytes) loads through
+transformers and is described the same way.
 """
 
 from __future__ import annotations
@@ -24,9 +31,15 @@ from typing import Any
 from lm_eval.api.registry import register_model
 from lm_eval.models.huggingface import HFLM
 
+from compressors.quantization.describe import describe_quantization
+from compressors.quantization.memory import weight_memory
 from compressors.versions import library_versions
 from kick_models.checkpoint_cache import CheckpointCache, export_checkpoint
-from kick_models.compressed_checkpoint import compressed_checkpoint, needs_compression, split_model_args
+from kick_models.compressed_checkpoint import (
+    compressed_checkpoint,
+    needs_compression,
+    split_model_args,
+)
 from kick_models.model_args import check_keys
 
 
@@ -59,7 +72,11 @@ class KickLM(HFLM):
     def _create_model(self, pretrained: str, revision: str | None = "main", dtype="auto",
                       trust_remote_code: bool | None = False, **kwargs: Any) -> None:
         checkpoint = pretrained
-        if needs_compression(self._recipe):
+        if not needs_compression(self._recipe):
+            from compressors.quantization.external import require_loader
+
+            require_loader(describe_quantization(self.config), str(self.device))
+        else:
             entry, record, hit = compressed_checkpoint(
                 pretrained, self._recipe, self._calibration, self._cache, revision=revision, dtype=dtype,
                 trust_remote_code=bool(trust_remote_code), compress_device=self._compress_device,
@@ -72,10 +89,16 @@ class KickLM(HFLM):
             if self._export:
                 self._kick_info["export"] = str(export_checkpoint(entry, self._export))
             checkpoint = str(entry.path)
+            # HFLM passes the quantization_config of the *source* model's config, None for a
+            # dense one, and transformers 5 loads a quantized folder as if unquantized (fresh
+            # random weights) when given quantization_config=None: pass the checkpoint's own.
+            kwargs["quantization_config"] = _quantization_config(checkpoint, trust_remote_code)
         start = time.perf_counter()
         super()._create_model(checkpoint, revision=revision, dtype=dtype, trust_remote_code=trust_remote_code, **kwargs)
         self._kick_info["load_wall_s"] = round(time.perf_counter() - start, 3)
         self._kick_info["checkpoint"] = checkpoint
+        self._kick_info["quantization"] = describe_quantization(self._model.config)
+        self._kick_info["memory"] = {"after_load": weight_memory(self._model)}
         if self._storage:
             from compressors.storage import summarize_folder
 
@@ -84,8 +107,18 @@ class KickLM(HFLM):
     # --------------------------------------------------------------- provenance
     def get_model_info(self) -> dict:
         info = super().get_model_info()
-        info["kick"] = {**self._kick_info, "versions": library_versions()}
+        memory = {**self._kick_info.get("memory", {}), "at_results": weight_memory(self._model)}
+        info["kick"] = {**self._kick_info, "memory": memory, "versions": library_versions()}
         return info
+
+
+def _quantization_config(folder: str, trust_remote_code: bool | None):
+    """The ``quantization_config`` of a local checkpoint as transformers' config object, or None."""
+    from transformers import AutoConfig
+    from transformers.quantizers import AutoQuantizationConfig
+
+    quant = getattr(AutoConfig.from_pretrained(folder, trust_remote_code=bool(trust_remote_code)), "quantization_config", None)
+    return AutoQuantizationConfig.from_dict(quant) if isinstance(quant, dict) else quant
 
 
 def local_folder(checkpoint: str, revision: str | None) -> str:

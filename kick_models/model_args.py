@@ -11,10 +11,14 @@ from __future__ import annotations
 import inspect
 
 KICK_ARGS = {
-    "method": "compression method (dense, none, magnitude, wanda, sparsegpt, ...)",
+    "method": "dense | none | magnitude | wanda | sparsegpt | rtn | gptq | awq | int8 | nf4 | <pruning>+<rtn|gptq|awq>",
     "sparsity": "fraction of weights pruned per layer, 0 <= s < 1",
     "pattern": "unstructured or N:M (e.g. 2:4)",
     "scope": "comparison group: layer | row | global (magnitude), row (wanda), block (sparsegpt)",
+    "bits": "weight bits: 2, 3, 4, 8 (rtn, gptq), 4 (awq, nf4), 8 (int8)",
+    "group_size": "weights per scale along the input (128; -1: per output channel; nf4: 64)",
+    "symmetric": "true: grid s*q; false: s*(q - z) with a zero point (rtn/gptq true, awq false)",
+    "act_order": "GPTQ: quantize columns by decreasing activation (true)",
     "calibration": "c4 | wikitext2 | builtin | random | path to .txt/.jsonl/.json",
     "nsamples": "calibration sequences (128)",
     "seqlen": "calibration tokens per sequence (2048)",

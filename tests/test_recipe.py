@@ -43,7 +43,10 @@ def test_calibration_need_follows_the_method():
     assert Recipe("wanda", sparsity=0.5).needs_calibration()
     assert Recipe("sparsegpt", sparsity=0.5).needs_calibration()
     assert not Recipe("magnitude", sparsity=0.5).needs_calibration()
-    assert set(METHODS) == {"dense", "magnitude", "wanda", "sparsegpt"}
+    assert set(METHODS) == {"dense", "magnitude", "wanda", "sparsegpt", "rtn", "gptq", "awq", "int8", "nf4"}
+    assert Recipe("gptq", bits=4).needs_calibration() and not Recipe("rtn", bits=4).needs_calibration()
+    assert Recipe("magnitude+gptq", sparsity=0.5, bits=4).needs_calibration()
+    assert not Recipe("magnitude+rtn", sparsity=0.5, bits=4).needs_calibration()
 
 
 def test_from_args_casts_lm_eval_strings():
@@ -93,3 +96,70 @@ def test_from_args_rejects_unknown_keys_and_bad_numbers():
 @pytest.mark.parametrize("pattern, expected", [("unstructured", None), ("1:2", (1, 2)), ("2:4", (2, 4)), ("4:8", (4, 8))])
 def test_parse_pattern(pattern, expected):
     assert parse_pattern(pattern) == expected
+
+
+# ----------------------------------------------------------------------------- quantization
+def test_quantization_defaults_are_filled_and_spelled_once():
+    assert Recipe("gptq", bits=4) == Recipe("gptq", bits=4, group_size=128, symmetric=True, act_order=True)
+    assert Recipe("rtn", bits=8).as_dict() == {
+        "method": "rtn", "sparsity": 0.0, "pattern": "unstructured", "scope": None, "ignore": ["lm_head"],
+        "bits": 8, "group_size": 128, "symmetric": True,
+    }
+    assert (Recipe("awq").bits, Recipe("awq").group_size, Recipe("awq").symmetric) == (4, 128, False)
+    assert Recipe("int8").as_dict()["bits"] == 8 and "group_size" not in Recipe("int8").as_dict()
+    assert (Recipe("nf4").bits, Recipe("nf4").group_size) == (4, 64)
+    assert Recipe("nf4").on_load and Recipe("int8").on_load and not Recipe("gptq", bits=4).on_load
+
+
+def test_pruning_recipes_keep_their_cache_key():
+    """Adding quantization must not change the key (and folder names) of pruning recipes."""
+    assert list(Recipe("wanda", sparsity=0.5).as_dict()) == ["method", "sparsity", "pattern", "scope", "ignore"]
+
+
+def test_combination_prunes_then_quantizes():
+    recipe = Recipe("sparsegpt+gptq", sparsity=0.5, bits=4, group_size=64)
+    assert (recipe.prune_method, recipe.quant_method, recipe.scope, recipe.act_order) == ("sparsegpt", "gptq", "block", True)
+    assert Recipe(" wanda + rtn ", pattern="2:4", bits=4).method == "wanda+rtn"
+    assert Recipe("gptq", bits=4).prune_method is None and Recipe("wanda", sparsity=0.5).quant_method is None
+
+
+def test_from_args_casts_quantization_strings():
+    recipe = Recipe.from_args(method="gptq", bits="3", group_size="-1", symmetric="false", act_order="True")
+    assert recipe == Recipe("gptq", bits=3, group_size=-1, symmetric=False, act_order=True)
+
+
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        (dict(method="gptq", bits=5), ["bits=5", "method='gptq'", "2, 3, 4, 8"]),
+        (dict(method="gptq", bits=16), ["bits=16", "2, 3, 4, 8"]),
+        (dict(method="rtn", bits=True), ["bits=True"]),
+        (dict(method="gptq"), ["needs bits", "2, 3, 4, 8"]),
+        (dict(method="awq", bits=8), ["bits=8", "allowed 4"]),
+        (dict(method="gptq", bits=4, group_size=0), ["group_size=0", "-1"]),
+        (dict(method="gptq", bits=4, group_size=-2), ["group_size=-2"]),
+        (dict(method="nf4", group_size=128), ["group_size=128", "64"]),
+        (dict(method="int8", group_size=64), ["group_size=64", "method='int8'"]),
+        (dict(method="int8", symmetric=False), ["symmetric=False", "leave it unset"]),
+        (dict(method="rtn", bits=4, act_order=True), ["act_order=True", "method='rtn'"]),
+        (dict(method="gptq", bits=4, symmetric="yes"), ["symmetric='yes'", "true or false"]),
+        (dict(method="gptq", bits=4, sparsity=0.5), ["quantizes only", "sparsegpt+gptq"]),
+        (dict(method="wanda", sparsity=0.5, bits=4), ["bits=4", "wanda+gptq"]),
+        (dict(method="dense", bits=4), ["bits=4", "method='dense'"]),
+        (dict(method="sparsegpt+nf4", sparsity=0.5), ["sparsegpt+nf4", "['rtn', 'gptq', 'awq']"]),
+        (dict(method="gptq+sparsegpt", bits=4), ["gptq+sparsegpt", "prune with one of"]),
+        (dict(method="sparsegpt+gptq", bits=4), ["needs a sparsity"]),
+    ],
+)
+def test_bad_quantization_values_name_the_value_and_the_allowed_ones(kwargs, words):
+    with pytest.raises(ValueError) as err:
+        Recipe(**kwargs)
+    for word in words:
+        assert word in str(err.value), (word, str(err.value))
+
+
+def test_from_args_rejects_bad_quantization_strings():
+    with pytest.raises(ValueError, match="bits='four'"):
+        Recipe.from_args(method="gptq", bits="four")
+    with pytest.raises(ValueError, match="act_order='maybe'"):
+        Recipe.from_args(method="gptq", bits=4, act_order="maybe")

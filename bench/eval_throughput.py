@@ -1,0 +1,257 @@
+"""4. Evaluation throughput of the kick tasks against lm-eval's built-in tasks of the same
+request shape, on one loaded model.
+
+Pairs (the built-in tasks read the same local questions, see :mod:`bench.builtin_local`):
+
+* ``kick_icrqa_closed`` vs ``builtin_triviaqa_local_kickgen`` – generate_until, 32 greedy
+  tokens, TriviaQA questions; ``builtin_triviaqa_local`` (lm-eval's own stop strings) is run
+  too, for reference;
+* ``kick_mmlu_<subject>`` vs ``builtin_mmlu_<subject>_local`` – 5-shot MMLU, log-likelihood
+  of the four letters; the kick task adds the reference's one-token greedy answer, a second
+  request per question.
+
+Each task runs through ``lm_eval.simple_evaluate`` with the same model object (``--model
+kick``, built once), ``--limit`` questions, no bootstrap. The model's request methods are
+wrapped with timers: ``model_s`` is the time inside them, ``wall_s`` the whole evaluation
+(task building, prompts, scoring), ``search_s`` the part of it that ``batch_size=auto`` spends
+searching for the batch size (lm-eval searches again at every ``generate_until`` call, at the
+model's full context length: the same cost for both tasks of a pair, and a large share of a
+short timed run, so it is reported apart and left out of the rates). Reported: prompts/s
+(questions per second of ``wall_s - search_s``), generated tokens/s (per second of
+``generate_until``, search excluded), the
+batch sizes lm-eval chose, the mean prompt length in tokens, and each kick task's ratio to its
+built-in partner (the issue's target: within 10%). Generated tokens are counted where the
+model makes them (every row of every ``generate`` batch, up to the step where the whole batch
+stopped: the work done); ``answer_tokens`` re-tokenizes the returned answers (what was kept).
+Every task first runs once on two questions (``--warmup``), so that one-time costs (CUDA
+kernels, a task's tokenizer) do not weigh on a short timed run.
+
+    KICK_DATA_DIR=/path/to/data python -m bench.eval_throughput --preset cpu  [--json out.json]
+    KICK_DATA_DIR=/path/to/data python -m bench.eval_throughput --preset h100 [--json out.json]
+    python -m bench.eval_throughput --smoke   # tiny random Llama, the synthetic test data: seconds
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TQDM_DISABLE", "1")
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from bench import builtin_local
+from bench.cli import add_common, apply_preset, command_line
+from bench.machine import describe, load_average, one_line
+from bench.measure import measured
+from bench.models import named_checkpoint, write_random_checkpoint
+from bench.output import Results, print_table
+
+FIXTURE_DATA = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "kick_data"
+RATIO_TARGET = 0.90  # kick throughput within 10% of the built-in task's
+
+PRESETS = {
+    "smoke": dict(model="tiny", data_dir=str(FIXTURE_DATA), subject="abstract_algebra", limit_qa=2,
+                  limit_mmlu=2, batch_size="4", warmup=False),
+    "cpu": dict(model="smollm2", subject="abstract_algebra", limit_qa=64, limit_mmlu=16, batch_size="8", warmup=True),
+    "h100": dict(shape="llama2-7b", subject="abstract_algebra", limit_qa=256, limit_mmlu=100, batch_size="auto",
+                 warmup=True),
+}
+
+COLUMNS = {
+    "task": "", "docs": "", "requests": "", "batch": "", "prompt_tokens": ".0f", "gen_tokens": "", "answer_tokens": "",
+    "wall_s": ".2f", "search_s": ".2f", "model_s": ".2f", "prompts_per_s": ".2f", "gen_tok_per_s": ".1f",
+    "vs": "", "ratio_prompts": ".3f", "ratio_tokens": ".3f",
+}
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_common(p, PRESETS)
+    p.add_argument("--model", help="checkpoint folder, 'smollm2' or 'tiny' (or use --shape)")
+    p.add_argument("--shape", help="evaluate a random-weight checkpoint of this shape (written to --source-dir)")
+    p.add_argument("--tokenizer", help="tokenizer folder for --shape (default: SmolLM2's if cached)")
+    p.add_argument("--source-dir", type=Path, help="the --shape checkpoint (reused if there; default: temporary)")
+    p.add_argument("--model-args", default="", help="extra --model kick arguments, e.g. method=wanda,sparsity=0.5")
+    p.add_argument("--data-dir", help="local data folder (default: $KICK_DATA_DIR)")
+    p.add_argument("--subject", help="MMLU subject")
+    p.add_argument("--limit-qa", type=int, help="TriviaQA questions per task")
+    p.add_argument("--limit-mmlu", type=int, help="MMLU questions per task")
+    p.add_argument("--batch-size", help="lm-eval batch size: N or auto")
+    p.add_argument("--device", help="default: cuda if available, else cpu")
+    p.add_argument("--warmup", action=argparse.BooleanOptionalAction, default=None,
+                   help="run every task on 2 questions before timing (steady-state throughput)")
+    args = apply_preset(p, p.parse_args(argv), PRESETS)
+    args.data_dir = args.data_dir or os.environ.get("KICK_DATA_DIR")
+    if not args.data_dir or not Path(args.data_dir).is_dir():
+        p.error(f"data folder {args.data_dir!r} does not exist: give --data-dir or set KICK_DATA_DIR "
+                "(the layout of kick_tasks/data.py; /work/shared/data on the project's machines)")
+    return args
+
+
+class RequestMeter:
+    """Wraps an LM's request methods: seconds inside each, the requests and the answers (token
+    counts are taken afterwards, outside the timed evaluation), batch-size searches."""
+
+    METHODS = ("generate_until", "loglikelihood", "loglikelihood_rolling")
+
+    def __init__(self, lm):
+        self.lm = lm
+        self.reset()
+        for name in self.METHODS:
+            setattr(lm, name, self._timed(name, getattr(lm, name)))
+        detect = lm._detect_batch_size
+
+        def timed_detect(*args, **kwargs):
+            start = time.perf_counter()
+            size = detect(*args, **kwargs)
+            self.detected.append(size)
+            self.detect_s += time.perf_counter() - start
+            return size
+
+        lm._detect_batch_size = timed_detect
+        generate = lm._model_generate
+
+        def counted_generate(context, *args, **kwargs):
+            sequences = generate(context, *args, **kwargs)
+            self.generated += sequences.shape[0] * (sequences.shape[1] - context.shape[1])
+            return sequences
+
+        lm._model_generate = counted_generate
+
+    def reset(self) -> None:
+        self.calls: list[tuple[str, list, list, float, float]] = []
+        self.detected: list[int] = []
+        self.detect_s = 0.0
+        self.generated = 0
+
+    def _timed(self, name, method):
+        def timed(requests, *args, **kwargs):
+            start, searched = time.perf_counter(), self.detect_s
+            answers = method(requests, *args, **kwargs)
+            self.calls.append((name, requests, answers, time.perf_counter() - start, self.detect_s - searched))
+            return answers
+
+        return timed
+
+    def summary(self) -> dict:
+        encode = self.lm.tok_encode
+        out = {"requests": {}, "model_s": 0.0, "generate_s": 0.0, "prompt_tokens": 0, "prompts": 0,
+               "answer_tokens": 0, "gen_tokens": self.generated}
+        for name, requests, answers, seconds, search_s in self.calls:
+            out["requests"][name] = out["requests"].get(name, 0) + len(requests)
+            out["model_s"] += seconds
+            for request in requests:
+                out["prompt_tokens"] += len(encode(request.args[0])) + (
+                    len(encode(request.args[1])) if name == "loglikelihood" else 0)
+            out["prompts"] += len(requests)
+            if name == "generate_until":
+                out["generate_s"] += seconds - search_s
+                out["answer_tokens"] += sum(len(encode(answer)) for answer in answers)
+        out["batch"] = ",".join(str(b) for b in self.detected) or str(self.lm.batch_size)
+        out["detect_s"] = self.detect_s
+        return out
+
+
+def evaluate(lm, meter: RequestMeter, task: str, limit: int, manager) -> dict:
+    import lm_eval
+
+    meter.reset()
+    with measured() as timing:
+        out = lm_eval.simple_evaluate(model=lm, tasks=[task], limit=limit, task_manager=manager,
+                                      bootstrap_iters=0, log_samples=False)
+    stats = meter.summary()
+    docs = out["n-samples"][task]["effective"]
+    return {
+        "task": task,
+        "docs": docs,
+        "requests": " ".join(f"{n}:{k}" for n, k in stats["requests"].items()),
+        "batch": stats["batch"],
+        "prompt_tokens": stats["prompt_tokens"] / max(stats["prompts"], 1),
+        "gen_tokens": stats["gen_tokens"],
+        "answer_tokens": stats["answer_tokens"],
+        "wall_s": timing.wall_s,
+        "model_s": stats["model_s"],
+        "search_s": stats["detect_s"],
+        "prompts_per_s": docs / (timing.wall_s - stats["detect_s"]),
+        "prompts_per_s_with_search": docs / timing.wall_s,
+        "gen_tok_per_s": stats["gen_tokens"] / stats["generate_s"] if stats["generate_s"] else None,
+        "peak_gpu_gib": timing.peak_gpu_gib,
+        "metrics": {k: v for k, v in out["results"][task].items() if isinstance(v, (int, float))},
+    }
+
+
+def model_folder(args, workdir: Path) -> Path:
+    if args.shape:
+        return write_random_checkpoint(args.source_dir or workdir / args.shape, args.shape, tokenizer=args.tokenizer)
+    return named_checkpoint(args.model, workdir)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    import torch
+    from lm_eval.api.registry import get_model
+
+    import kick_models.kick_lm  # noqa: F401  (registers --model kick)
+
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    machine = describe()
+    results = Results(args.json, benchmark="eval_throughput", command=command_line("bench.eval_throughput", argv),
+                      machine=machine)
+    print(f"machine: {one_line(machine)}; load {machine['load_average']}", flush=True)
+    kick_qa, kick_mmlu = "kick_icrqa_closed", f"kick_mmlu_{args.subject}"
+    plan = [  # (task, limit, built-in partner)
+        (kick_qa, args.limit_qa, builtin_local.TRIVIAQA_KICKGEN),
+        (builtin_local.TRIVIAQA_KICKGEN, args.limit_qa, None),
+        (builtin_local.TRIVIAQA, args.limit_qa, None),
+        (kick_mmlu, args.limit_mmlu, builtin_local.mmlu_task(args.subject)),
+        (builtin_local.mmlu_task(args.subject), args.limit_mmlu, None),
+    ]
+    rows: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-eval-") as tmp:
+        workdir = Path(tmp)
+        folder = model_folder(args, workdir)
+        builtin_local.write_tasks(workdir / "tasks", args.subject)
+        dense = None if "method=" in args.model_args else "method=dense"
+        model_args = ",".join(filter(None, [f"pretrained={folder}", dense, args.model_args]))
+        with measured() as loading:
+            lm = get_model("kick").create_from_arg_string(model_args, {"batch_size": args.batch_size, "device": device})
+        manager = builtin_local.task_manager(workdir / "tasks", {"data_dir": args.data_dir, "pretrained": str(folder)})
+        meter = RequestMeter(lm)
+        setup = {"model_args": model_args, "device": device, "batch_size": args.batch_size, "data_dir": args.data_dir,
+                 "subject": args.subject, "model_load_s": loading.wall_s}
+        results.set("setup", setup)
+        print(f"model: {model_args} on {device}, loaded in {loading.wall_s:.1f} s; batch size {args.batch_size}", flush=True)
+        if args.warmup:
+            start = time.perf_counter()
+            for task, _, _ in plan:
+                evaluate(lm, meter, task, 2, manager)
+            print(f"warm-up (every task on 2 questions): {time.perf_counter() - start:.1f} s", flush=True)
+        for task, limit, partner in plan:
+            row = evaluate(lm, meter, task, limit, manager)
+            row["vs"] = partner
+            rows[task] = row
+            print(f"{task}: {row['docs']} docs, {row['wall_s']:.2f} s, {row['prompts_per_s']:.2f} prompts/s", flush=True)
+            results.add("rows", row)
+    for task, _, partner in plan:
+        if partner:
+            row, other = rows[task], rows[partner]
+            row["ratio_prompts"] = row["prompts_per_s"] / other["prompts_per_s"]
+            row["ratio_tokens"] = (row["gen_tok_per_s"] / other["gen_tok_per_s"]
+                                   if row["gen_tok_per_s"] and other["gen_tok_per_s"] else None)
+            row["meets_target"] = row["ratio_prompts"] >= RATIO_TARGET
+    results.set("rows", list(rows.values()))
+    results.set("load_average_end", load_average())
+    print()
+    print_table(
+        f"4. evaluation throughput on {device}, --model kick ({setup['model_args']}), batch size "
+        f"{args.batch_size}; ratio = kick / built-in partner (target >= {RATIO_TARGET})",
+        [{"ratio_prompts": None, "ratio_tokens": None, **row} for row in rows.values()], COLUMNS,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

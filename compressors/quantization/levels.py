@@ -1,0 +1,56 @@
+"""Which integer levels the quantized weights really hold: a measured check of the grid.
+
+For every module that compressed-tensors quantizes (a ``quantization_scheme`` with weights and
+a ``weight_scale``), the integer code of each weight ``w`` of group ``g`` is
+
+    q = w / s_g + z_g
+
+(:mod:`.scheme`): it must be an integer in ``[-2^(b-1), 2^(b-1) - 1]``, and a group holds at
+most ``2^b`` distinct values. Measured on the weights in memory after compression (which
+hold the dequantized grid values), so a wrong scale, a lost zero point or an off-grid update
+shows up in the report rather than in a score.
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["check_levels"]
+
+
+@torch.no_grad()
+def check_levels(model: torch.nn.Module) -> dict:
+    """``{"layers", "levels_ok", "max_levels_per_group", "allowed_levels", "max_off_grid",
+    "bad_layers"}`` over the quantized modules of ``model`` (``layers`` 0: none quantized)."""
+    layers, bad, most, allowed, off_grid = 0, [], 0, 0, 0.0
+    for name, module in model.named_modules():
+        scheme = getattr(module, "quantization_scheme", None)
+        if scheme is None or scheme.weights is None or not hasattr(module, "weight_scale"):
+            continue
+        args = scheme.weights
+        weight = module.weight.detach().float()
+        rows, columns = weight.shape
+        size = columns if args.group_size in (None, -1) else args.group_size
+        groups = weight.reshape(rows, columns // size, size)
+        scale = module.weight_scale.detach().float().reshape(rows, -1, 1)
+        codes = torch.where(scale > 0, groups / scale.clamp_min(torch.finfo(torch.float32).tiny), 0.0)
+        zero_point = getattr(module, "weight_zero_point", None)
+        if zero_point is not None and not args.symmetric:
+            codes = codes + zero_point.detach().float().reshape(rows, -1, 1)
+        rounded = codes.round()
+        low, high = -(2 ** (args.num_bits - 1)), 2 ** (args.num_bits - 1) - 1
+        ordered = groups.sort(dim=-1).values
+        distinct = int((1 + (ordered[..., 1:] != ordered[..., :-1]).sum(-1)).max())
+        layers += 1
+        most, allowed = max(most, distinct), max(allowed, 2**args.num_bits)
+        off_grid = max(off_grid, float((codes - rounded).abs().max()))
+        if distinct > 2**args.num_bits or rounded.min() < low or rounded.max() > high:
+            bad.append(name)
+    return {
+        "layers": layers,
+        "levels_ok": layers > 0 and not bad,
+        "max_levels_per_group": most,
+        "allowed_levels": allowed,
+        "max_off_grid": off_grid,
+        "bad_layers": bad,
+    }

