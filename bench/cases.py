@@ -87,10 +87,14 @@ CASES = {
         Case("sparsegpt", {"method": "sparsegpt", "sparsity": 0.5}),
         Case("sparsegpt-2:4", {"method": "sparsegpt", "pattern": "2:4"}),
         Case("gptq-w4g128", {"method": "gptq", "bits": 4, "group_size": 128}),
+        # groups of 128 do not divide SmolLM2-135M's widths (576, 1536); 64 does
+        Case("gptq-w4g64", {"method": "gptq", "bits": 4, "group_size": 64}),
     )
 }
 # Issue 9's list: Wanda 50%, SparseGPT 50% and 2:4, GPTQ 4-bit group 128.
 DEFAULT = ("wanda", "sparsegpt", "sparsegpt-2:4", "gptq-w4g128")
+# The same on SmolLM2-135M (the CPU runs).
+SMOLLM2 = "wanda,sparsegpt,sparsegpt-2:4,gptq-w4g64"
 
 
 def available() -> list[str]:

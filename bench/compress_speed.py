@@ -58,7 +58,8 @@ PRESETS = {
     "smoke": dict(model="tiny", calibration="random", nsamples=4, seqlen=32, warmup=False, repeats=1),
     # a shared 2-core machine: one run per side (SparseGPT takes minutes); other load shows in
     # overhead_range with --repeats 2, and not at all in wrapper_overhead
-    "cpu": dict(model="smollm2", calibration="builtin", nsamples=16, seqlen=512, warmup=True, repeats=1),
+    "cpu": dict(model="smollm2", cases=bench_cases.SMOLLM2, calibration="builtin", nsamples=16, seqlen=512,
+                warmup=True, repeats=1),
     # fits one 10-minute device call: Wanda on all 32 layers, the slower methods on 4 of them
     "h100": dict(shape="llama2-7b", calibration="random", nsamples=128, seqlen=2048, warmup=True,
                  full_cases="wanda", reduced_layers=4, repeats=1),

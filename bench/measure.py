@@ -7,6 +7,9 @@
 * :func:`drop_page_cache` – evict files from the OS page cache (``posix_fadvise``
   ``DONTNEED``, after ``fdatasync`` so dirty pages go too) for a cold read without root.
 * :func:`read_bandwidth` – cold sequential read speed of files: what the disk gives.
+* :func:`touch_weights` – read every memory page of a model's weights. On the CPU,
+  ``from_pretrained`` leaves safetensors weights memory-mapped and reads them from disk only
+  when first used, so a load time alone undercounts a cold load there.
 """
 
 from __future__ import annotations
@@ -105,3 +108,22 @@ def read_bandwidth(files) -> tuple[int, float]:
             while n := handle.readinto(view):
                 total += n
     return total, time.perf_counter() - start
+
+
+def touch_weights(model) -> float:
+    """Seconds to read one element of every 4 KiB page of every parameter and buffer (the
+    pages of memory-mapped weights come from disk here; weights on a GPU are already read)."""
+    import itertools
+
+    import torch
+
+    start = time.perf_counter()
+    with torch.no_grad():
+        for tensor in itertools.chain(model.parameters(), model.buffers()):
+            flat = tensor.detach().reshape(-1)
+            if flat.numel():
+                flat[:: max(1, 4096 // flat.element_size())].sum()
+    cuda = _cuda()
+    if cuda is not None:
+        cuda.synchronize()
+    return time.perf_counter() - start
