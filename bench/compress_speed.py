@@ -158,13 +158,16 @@ def run_case(case, source: ModelSource, tokens, repeats: int = 1) -> dict:
     """Direct and ours, each on a fresh copy of the model, ``repeats`` times in ABBA order
     (direct, ours, ours, direct, ...): the fastest run of each side is the least disturbed
     by other work on the machine, and neither side always goes first."""
+    import torch
+
     from compressors.api import compress, measured_sparsity
 
     recipe = case.recipe()
+    device = "cuda" if torch.cuda.is_available() else "cpu"  # where compress counts zeros
 
     def sparsity_pass_s(model) -> float:
         start = time.perf_counter()
-        measured_sparsity(model, recipe)
+        measured_sparsity(model, recipe, device)
         return time.perf_counter() - start
 
     def direct():
@@ -182,6 +185,7 @@ def run_case(case, source: ModelSource, tokens, repeats: int = 1) -> dict:
         order = (("direct", direct), ("ours", ours)) if repeat % 2 == 0 else (("ours", ours), ("direct", direct))
         for side, run in order:
             runs[side].append(run())
+            print(f"  {case.name}, {side}: {runs[side][-1][0]['wall_s']:.1f} s", flush=True)
     fingerprints = {print_ for side in runs.values() for _, print_, _, _ in side}
     _, _, report, pass_s = runs["ours"][-1]
     return {

@@ -103,12 +103,22 @@ class RequestMeter:
         for name in self.METHODS:
             setattr(lm, name, self._timed(name, getattr(lm, name)))
         detect = lm._detect_batch_size
+        at_max_length: list[int] = []
 
-        def timed_detect(*args, **kwargs):
+        def timed_detect(requests=None, pos=0):
+            # Without requests (generate_until, loglikelihood_rolling) HFLM searches at the
+            # model's maximum length on every call: the same search each time (45-75 s for a
+            # 7B on an H100), so its first answer is reused. Searches over requests (their
+            # longest one) run every time, as in lm-eval.
+            if not requests and at_max_length:
+                self.detected.append(at_max_length[0])
+                return at_max_length[0]
             start = time.perf_counter()
-            size = detect(*args, **kwargs)
+            size = detect(requests, pos)
             self.detected.append(size)
             self.detect_s += time.perf_counter() - start
+            if not requests:
+                at_max_length.append(size)
             return size
 
         lm._detect_batch_size = timed_detect

@@ -83,7 +83,7 @@ def compress(
         engine = {"engine": None, "device": str(device)}
     report = {
         "recipe": recipe.as_dict(),
-        "sparsity": None if recipe.on_load else measured_sparsity(model, recipe),
+        "sparsity": None if recipe.on_load else measured_sparsity(model, recipe, device),
         "skipped": skipped,
         "calibration_shape": list(calibration.shape) if calibration is not None else None,
         "wall_s": round(time.perf_counter() - start, 3),
@@ -147,26 +147,30 @@ def _check_calibration(model, calibration, method: str) -> None:
         )
 
 
-def measured_sparsity(model: torch.nn.Module, recipe: Recipe) -> dict:
+def measured_sparsity(model: torch.nn.Module, recipe: Recipe, device: str | torch.device | None = None) -> dict:
     """Fraction of zero weights in each ``Linear`` the recipe prunes, and their summary.
 
     ``overall`` counts zeros over all those weights; ``min``/``mean``/``max`` are over layers.
     For an N:M pattern, ``nm_groups_ok`` says whether every group of M consecutive inputs of
-    every row holds at least N zeros, per layer and in all.
+    every row holds at least N zeros, per layer and in all. ``device``: an accelerator to
+    count on, one weight at a time (a 7B model's weights in CPU memory take ~9 s to scan on
+    16 cores, well under a second on a GPU); ``None`` or the CPU counts where they are.
     """
     linears, _ = select_linears(model, recipe.ignore)
     nm = recipe.nm
+    device = torch.device(device) if device is not None else None
     layers, nm_ok, zeros, total = {}, {}, 0, 0
     for name, module in linears.items():
         weight = module.weight.detach()
-        is_zero = weight == 0
-        count = int(is_zero.sum())
+        if device is not None and device.type != "cpu" and weight.device != device:
+            weight = weight.to(device)
+        count = weight.numel() - int(torch.count_nonzero(_zero_test_view(weight)))
         layers[name] = count / weight.numel()
         zeros, total = zeros + count, total + weight.numel()
         if nm is not None:
             n, m = nm
             ok = weight.shape[1] % m == 0 and bool(
-                (is_zero.reshape(weight.shape[0], -1, m).sum(dim=2) >= n).all()
+                ((weight == 0).reshape(weight.shape[0], -1, m).sum(dim=2) >= n).all()
             )
             nm_ok[name] = ok
     values = list(layers.values())
@@ -184,6 +188,14 @@ def measured_sparsity(model: torch.nn.Module, recipe: Recipe) -> dict:
         report["nm_groups_ok"] = all(nm_ok.values())
         report["nm_groups_ok_per_layer"] = nm_ok
     return report
+
+
+def _zero_test_view(weight: torch.Tensor) -> torch.Tensor:
+    """A tensor that is 0 exactly where ``weight`` is ±0: for 16-bit floats their bits shifted
+    past the sign (integer work, about 3x faster than ``weight == 0`` on the CPU)."""
+    if weight.dtype in (torch.bfloat16, torch.float16):
+        return weight.view(torch.int16) << 1
+    return weight
 
 
 def save_checkpoint(model: torch.nn.Module, tokenizer, folder: str | os.PathLike) -> None:
