@@ -65,13 +65,18 @@ class CheckpointCache:
     def __init__(self, root: str | os.PathLike | None = None):
         self.root = Path(root).expanduser() if root else cache_root() / "checkpoints"
 
-    def entry(self, pretrained: str, revision: str | None, recipe: dict, calibration: dict | None) -> CacheEntry:
+    def entry(self, pretrained: str, revision: str | None, recipe: dict, calibration: dict | None,
+              dtype: str | None = None) -> CacheEntry:
+        """``dtype``: the dtype the source is loaded and compressed in, when not its own
+        (``None`` or ``"auto"``): a float32 build and a bf16 build are different files."""
         material = {
             "source": source_fingerprint(pretrained, revision),
             "recipe": recipe,
             "calibration": calibration,
             "versions": library_versions(),
         }
+        if dtype not in (None, "auto"):
+            material["dtype"] = str(dtype).removeprefix("torch.")
         key = hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
         model = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(pretrained.rstrip("/")).name)[:60]
         label = re.sub(r"[^A-Za-z0-9._-]+", "_", "-".join(str(v) for v in recipe.values() if v not in (None, "", ())))[:60]

@@ -57,7 +57,7 @@ def compressed_checkpoint(
 
         require(recipe.quant_method, _default_device(compress_device))
     calibration_key = calibration.as_dict() if recipe.needs_calibration() else None
-    entry = cache.entry(pretrained, revision, recipe.as_dict(), calibration_key)
+    entry = cache.entry(pretrained, revision, recipe.as_dict(), calibration_key, dtype)
 
     def build(staging: Path) -> dict[str, Any]:
         return _compress_into(staging, pretrained, recipe, calibration, revision, dtype, trust_remote_code, compress_device)

@@ -52,6 +52,14 @@ def test_cache_key_changes_with_recipe(tiny_model_dir, tmp_path):
     assert len({a["key"], b["key"], c["key"]}) == 3
 
 
+def test_cache_key_changes_with_the_compression_dtype(tiny_model_dir, tmp_path):
+    """A float32 build and one in the checkpoint's own dtype are different files."""
+    fp32 = make(tiny_model_dir, tmp_path, method="magnitude", sparsity=0.5)
+    own = make(tiny_model_dir, tmp_path, method="magnitude", sparsity=0.5, dtype="auto")
+    keys = [lm.get_model_info()["kick"]["cache"] for lm in (fp32, own)]
+    assert keys[0]["key"] != keys[1]["key"] and keys[1]["hit"] is False
+
+
 def test_results_record_what_was_evaluated(tiny_model_dir, tmp_path):
     info = make(tiny_model_dir, tmp_path, method="magnitude", sparsity=0.5, pattern="2:4").get_model_info()
     kick = info["kick"]

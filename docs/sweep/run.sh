@@ -12,19 +12,26 @@ MODEL=$(kick smollm2)
 GRID=(--model "$MODEL" --output "$OUT" --device cpu --batch_size 32 --model-args dtype=float32
       --calibration builtin --nsamples 32 --seqlen 512)
 
-run_tasks() {  # the same four task runs for one set of grid axes
-  # Generation tasks: SmolLM2 is an instruct model, so its chat template (as lm-eval advises).
-  kick sweep "${GRID[@]}" "$@" --tasks kick_factoid_qa kick_icrqa_closed --limit 100 --apply_chat_template
-  kick sweep "${GRID[@]}" "$@" --tasks kick_icrqa_open --limit 20 --apply_chat_template
-  # MMLU as the reference runs it (plain 5-shot prompt): 1 question from each of the 57 subjects.
-  kick sweep "${GRID[@]}" "$@" --tasks kick_mmlu --limit 1
-  kick sweep "${GRID[@]}" "$@" --tasks kick_ppl --limit 4
-}
-
-# Most telling points first, so a partial sweep already answers the main question.
-run_tasks --methods magnitude wanda sparsegpt --sparsity 0.5 --pattern unstructured 2:4
-run_tasks --methods rtn gptq --bits 8 4 --recipe-arg group_size=64  # 576 = 9 x 64; 128 does not divide it
-run_tasks --methods magnitude wanda sparsegpt --sparsity 0.1 0.3 0.7
+# The three grids, most telling first, so a partial sweep already answers the main question.
+GRIDS=(
+  "--methods magnitude wanda sparsegpt --sparsity 0.5 --pattern unstructured 2:4"
+  "--methods rtn gptq --bits 8 4 --recipe-arg group_size=64"  # 576 = 9 x 64; 128 does not divide it
+  "--methods magnitude wanda sparsegpt --sparsity 0.1 0.3 0.7"
+)
+# Generation tasks first, on every grid: SmolLM2 is an instruct model, so its chat template
+# (as lm-eval advises).
+for grid in "${GRIDS[@]}"; do
+  # shellcheck disable=SC2086  # each grid is a list of options
+  kick sweep "${GRID[@]}" $grid --tasks kick_factoid_qa kick_icrqa_closed --limit 100 --apply_chat_template
+  kick sweep "${GRID[@]}" $grid --tasks kick_icrqa_open --limit 20 --apply_chat_template
+done
+# Then MMLU as the reference runs it (plain 5-shot prompt): 1 question from each of the 57
+# subjects, batch 4 (32 prompts of up to 2,048 tokens need 13 GB for the logits alone in fp32),
+# and WikiText-2 perplexity.
+for grid in "${GRIDS[@]}"; do
+  kick sweep "${GRID[@]}" $grid --tasks kick_mmlu --limit 1 --batch_size 4
+  kick sweep "${GRID[@]}" $grid --tasks kick_ppl --limit 4
+done
 # Headline metrics: token F1 for TriviaQA. SmolLM2 answers in sentences, so exact match is 0
 # even for dense, and the reference's two-way containment credits a broken model's one-letter
 # answers (any alias contains them). Every metric is in results.md / results.csv.
