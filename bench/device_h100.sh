@@ -6,13 +6,20 @@
 # device call returns whatever finished.
 #
 #   bash bench/device_h100.sh compress            # 1+2: compression time, ours vs llmcompressor
-#   bash bench/device_h100.sh reload eval storage # 3, 4, 5 (eval and storage reuse reload's 7B folder)
+#   CASES=gptq-w4g128,sparsegpt-2:4 bash bench/device_h100.sh compress   # some cases only
+#   bash bench/device_h100.sh reload eval storage # 3, 4, 5 (they share one random 7B folder)
 #   bash bench/device_h100.sh gpu-tests           # the GPU-only tests (AWQ, bitsandbytes)
+#   bash bench/device_h100.sh scaling             # the 2-GPU kind (nvidia-h200-x2): 1 GPU vs 2
+# The project's own wheel (in .whl/, from fetch_device_wheels.sh) registers `--model kick` and
+# the kick tasks with the lm_eval command; the working tree comes first on the path.
 set -uo pipefail
 OUT=${OUT:-bench/results-h100}
 mkdir -p "$OUT"
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit
-export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
+export PYTHONPATH=$PWD:/tmp/site PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
+# .pth files are read only in site folders: make /tmp/site one, so that the project's
+# llm_kick_lm_eval_bridge.pth registers --model kick and the kick tasks with lm_eval.
+echo "import site; site.addsitedir('/tmp/site')" > "$(python3 -c 'import site; print(site.getsitepackages()[0])')/zz_tmp_site.pth"
 TOK=.whl/bench_assets/tokenizer
 SRC=/tmp/llama2-7b            # random-weight Llama-2-7B checkpoint, written once per machine
 SRC2=/tmp/llama2-7b-2layers   # the same widths, 2 decoder layers (storage analysis)
@@ -27,16 +34,23 @@ step() {  # name, seconds, command...
 for what in "$@"; do
   case $what in
     compress) step compress_speed "${T_COMPRESS:-480}" python3 -m bench.compress_speed --preset h100 \
-                --tokenizer "$TOK" --json "$OUT/compress_speed.json" ;;
+                ${CASES:+--cases "$CASES"} --tokenizer "$TOK" --json "$OUT/compress_speed.json" ;;
     reload) step reload_speed "${T_RELOAD:-300}" python3 -m bench.reload_speed --preset h100 \
               --tokenizer "$TOK" --source-dir "$SRC" --json "$OUT/reload_speed.json" ;;
     eval) step eval_throughput "${T_EVAL:-240}" python3 -m bench.eval_throughput --preset h100 \
             --tokenizer "$TOK" --source-dir "$SRC" --data-dir .whl/bench_assets/data --json "$OUT/eval_throughput.json" ;;
-    storage) python3 -m bench.models --shape llama2-7b --layers 2 --tokenizer "$TOK" "$SRC2" > /dev/null
-             step storage_throughput "${T_STORAGE:-150}" python3 bench/storage_throughput.py "$SRC2" \
-               --codecs zstd-3,lz4,snappy --json "$OUT/storage_throughput.json" ;;
+    storage) # 1 (ours vs the bare codec, one core) on 2 decoder layers of the 7B widths (the
+             # same tensors, 1.3 GB); 2 (the full analysis, every core) on the whole 7B folder
+             python3 -m bench.models --shape llama2-7b --layers 2 --tokenizer "$TOK" "$SRC2" > /dev/null
+             python3 -m bench.models --shape llama2-7b --tokenizer "$TOK" "$SRC" > /dev/null
+             step storage_overhead "${T_STORAGE:-120}" python3 bench/storage_throughput.py "$SRC2" \
+               --codecs zstd-3,lz4 --parts overhead --json "$OUT/storage_overhead.json"
+             step storage_full "${T_STORAGE:-120}" python3 bench/storage_throughput.py "$SRC" \
+               --codecs zstd-3,lz4 --parts scaling --scaling-workers "$(nproc)" --json "$OUT/storage_full.json" ;;
+    scaling) step eval_scaling "${T_SCALING:-540}" python3 -m bench.eval_scaling --preset h200x2 \
+               --tokenizer "$TOK" --source-dir "$SRC" --data-dir .whl/bench_assets/data --json "$OUT/eval_scaling.json" ;;
     gpu-tests) step gpu_tests "${T_TESTS:-150}" python3 -m pytest -q -p no:cacheprovider -x \
                  tests/test_quant_awq.py tests/test_quant_kick.py -k "awq or int8 or nf4" ;;
-    *) echo "unknown step $what: compress reload eval storage gpu-tests"; exit 2 ;;
+    *) echo "unknown step $what: compress reload eval storage gpu-tests scaling"; exit 2 ;;
   esac
 done

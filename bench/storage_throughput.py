@@ -15,6 +15,10 @@ core (process CPU time, so other work on a shared machine does not distort it):
 
     python bench/storage_throughput.py [PATH] [--codecs zstd-3,lz4] [--sample 0.1] [--json out.json]
     python bench/storage_throughput.py --smoke [PATH]   # tiny model, seconds (used by a test)
+    python bench/storage_throughput.py 7B --parts scaling --scaling-workers 16   # a big checkpoint: part 2 only
+
+``--parts`` picks the measurements (sampling needs scaling's full run), ``--scaling-workers``
+the worker counts of part 2; each part is printed, and the JSON rewritten, as it finishes.
 
 PATH defaults to the small real model (SmolLM2-135M-Instruct, bf16), or with ``--smoke``
 a tiny random Llama written to a temporary folder.
@@ -34,6 +38,7 @@ from compressors.storage.codecs import CODECS
 from compressors.storage.report import summarize
 
 DEFAULT_CODECS = "zstd-1,zstd-3,lz4,brotli-1,snappy"
+PARTS = ("overhead", "scaling", "sampling")
 
 
 def raw_codec_seconds(path, codec_name: str) -> tuple[int, float]:
@@ -72,9 +77,9 @@ def overhead_rows(path, codecs: list[str]) -> list[dict]:
     return rows
 
 
-def scaling_rows(path, codecs: list[str], workers: int) -> list[dict]:
+def scaling_rows(path, codecs: list[str], workers: list[int]) -> list[dict]:
     rows = []
-    for n in sorted({1, workers}):
+    for n in sorted(set(workers)):
         summary, cpu_s, wall_s = timed_analysis(path, AnalysisOptions(codecs=tuple(codecs), workers=n))
         raw = summary["raw_bytes"]
         rows.append({"workers": n, "cpu_MBps_per_core": raw / cpu_s / 1e6, "wall_MBps_per_core": raw / wall_s / n / 1e6,
@@ -121,40 +126,49 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sample", type=float, default=0.1)
     p.add_argument("--block-kib", default="128,1024", help="sampling block sizes to try, KiB, comma-separated")
     p.add_argument("--min-blocks", type=int, default=4)
-    p.add_argument("--workers", type=int, default=default_workers())
-    p.add_argument("--json", type=Path, help="write the results here")
+    p.add_argument("--workers", type=int, default=default_workers(), help="the thread pool of part 2's parallel run")
+    p.add_argument("--scaling-workers", help="worker counts of part 2, comma-separated (default: 1 and --workers)")
+    p.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, of {', '.join(PARTS)}")
+    p.add_argument("--json", type=Path, help="write the results here (rewritten after every part)")
     args = p.parse_args(argv)
+    parts = [part.strip() for part in args.parts.split(",")]
+    if set(parts) - set(PARTS) or ("sampling" in parts and "scaling" not in parts):
+        p.error(f"--parts {args.parts!r}: choose from {', '.join(PARTS)} (sampling needs scaling)")
     codecs = [c.strip() for c in ("zstd-1,lz4" if args.smoke else args.codecs).split(",")]
     blocks, min_blocks = ([4], 2) if args.smoke else ([int(b) for b in args.block_kib.split(",")], args.min_blocks)
+    workers = [int(n) for n in args.scaling_workers.split(",")] if args.scaling_workers else [1, args.workers]
+    results: dict = {"codecs": codecs}
+
+    def done(part: str, rows: list[dict], table: str) -> None:
+        print(table, flush=True)
+        print(flush=True)
+        results[part] = [{k: v for k, v in row.items() if k != "summary"} for row in rows]
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=1) + "\n")
 
     with tempfile.TemporaryDirectory() as tmp:
         path = args.path or _default_model(args.smoke, Path(tmp))
-        overhead = overhead_rows(path, codecs)
-        scaling = scaling_rows(path, codecs, args.workers)
-        full, full_cpu = scaling[0]["summary"], scaling[0]["cpu_s"]
-        sampling = [
-            row
-            for kib in blocks
-            for row in sampling_rows(path, codecs, full, AnalysisOptions(codecs=tuple(codecs), sample=args.sample,
-                                     block_kib=kib, min_blocks=min_blocks, workers=1), full_cpu)
-        ]
-
-    print(f"checkpoint: {path} ({full['raw_bytes'] / 1e6:.1f} MB)\n")
-    print(render("1. overhead: bare codec vs analyze(layouts=plain), CPU time, one core", overhead,
-                 {"codec": "", "raw_MBps": ".1f", "ours_MBps": ".1f", "overhead": ".2f"}))
-    print()
-    print(render(f"2. full analysis, all layouts, codecs {','.join(codecs)}", scaling,
-                 {"workers": "", "cpu_MBps_per_core": ".2f", "wall_MBps_per_core": ".2f", "wall_s": ".1f"}))
-    print()
-    print(render(f"3. sampling {args.sample:.0%} (at least {min_blocks} blocks per tensor) vs the full run; "
-                 "the interval covers sampling error, not the cost of coding blocks on their own", sampling,
-                 {"block_kib": "", "representation": "", "codec": "", "full_ratio": ".4f", "sampled_ratio": ".4f",
-                  "rel_error": "+.2%", "covered": "", "read_fraction": ".1%", "speedup": ".1f"}))
-    if args.json:
-        for row in scaling:
-            row.pop("summary")
-        args.json.write_text(json.dumps({"checkpoint": str(path), "codecs": codecs, "overhead": overhead,
-                                         "scaling": scaling, "sampling": sampling}, indent=1) + "\n")
+        raw_bytes = open_checkpoint(path).raw_bytes
+        results["checkpoint"] = str(path)
+        print(f"checkpoint: {path} ({raw_bytes / 1e6:.1f} MB)\n", flush=True)
+        if "overhead" in parts:
+            done("overhead", rows := overhead_rows(path, codecs), render(
+                "1. overhead: bare codec vs analyze(layouts=plain), CPU time, one core", rows,
+                {"codec": "", "raw_MBps": ".1f", "ours_MBps": ".1f", "overhead": ".2f"}))
+        if "scaling" in parts:
+            scaling = scaling_rows(path, codecs, workers)
+            done("scaling", scaling, render(
+                f"2. full analysis, all layouts, codecs {','.join(codecs)}", scaling,
+                {"workers": "", "cpu_MBps_per_core": ".2f", "wall_MBps_per_core": ".2f", "wall_s": ".1f"}))
+        if "sampling" in parts:
+            full, full_cpu = scaling[0]["summary"], scaling[0]["cpu_s"]
+            rows = [row for kib in blocks for row in sampling_rows(path, codecs, full, AnalysisOptions(
+                codecs=tuple(codecs), sample=args.sample, block_kib=kib, min_blocks=min_blocks, workers=1), full_cpu)]
+            done("sampling", rows, render(
+                f"3. sampling {args.sample:.0%} (at least {min_blocks} blocks per tensor) vs the full run; "
+                "the interval covers sampling error, not the cost of coding blocks on their own", rows,
+                {"block_kib": "", "representation": "", "codec": "", "full_ratio": ".4f", "sampled_ratio": ".4f",
+                 "rel_error": "+.2%", "covered": "", "read_fraction": ".1%", "speedup": ".1f"}))
     return 0
 
 

@@ -220,12 +220,14 @@ def save_checkpoint(model: torch.nn.Module, tokenizer, folder: str | os.PathLike
 
 
 def _write(model, tokenizer, folder: Path) -> None:
+    from compressors.llmcompressor_adapter import one_process
     from compressors.quantization.checkpoint import is_quantized, save_compressed
 
-    if is_quantized(model):
-        save_compressed(model, folder)
-    else:
-        model.save_pretrained(folder)  # transformers 5 writes safetensors only
+    with one_process():  # the rank that took the cache's lock writes alone
+        if is_quantized(model):
+            save_compressed(model, folder)
+        else:
+            model.save_pretrained(folder)  # transformers 5 writes safetensors only
     if tokenizer is not None:
         tokenizer.save_pretrained(folder)
     unsafe = [p.name for p in folder.iterdir() if p.suffix in {".bin", ".pt", ".pth", ".pkl"}]

@@ -55,7 +55,7 @@ if "LLM_COMPRESSOR_LOG_LEVEL" not in os.environ:
 
 # llmcompressor configures its logger when imported, so these imports follow the line above.
 import llmcompressor.modifiers.gptq.base as gptq_base
-from compressed_tensors.offload import remove_dispatch
+from compressed_tensors.offload import as_single_threaded, remove_dispatch
 from compressed_tensors.quantization import (
     QuantizationArgs,
     QuantizationScheme,
@@ -168,7 +168,7 @@ def quantize_with_modifier(
 def _main_device(model: torch.nn.Module, method: str, device: torch.device) -> torch.device:
     """llmcompressor's main device, which must be ``device``; the model must know its folder."""
     main = get_main_device()
-    if (device.type, device.index or 0) != (main.type, main.index or 0):
+    if _indexed(device) != _indexed(main):
         raise ValueError(
             f"llmcompressor runs {method} on its main device {main}, not {device}: leave the "
             "compression device unset, or choose the GPU with CUDA_VISIBLE_DEVICES "
@@ -180,6 +180,15 @@ def _main_device(model: torch.nn.Module, method: str, device: torch.device) -> t
             "load the model with from_pretrained (a folder or hub id)"
         )
     return main
+
+
+def _indexed(device: torch.device) -> tuple[str, int]:
+    """``(type, index)``; a bare ``cuda`` is the current GPU (a data-parallel rank's own, under
+    ``accelerate launch``), not GPU 0."""
+    if device.index is not None:
+        return device.type, device.index
+    current = device.type == "cuda" and torch.cuda.is_available()
+    return device.type, torch.cuda.current_device() if current else 0
 
 
 def _run(model, modifiers: list, calibration: torch.Tensor | None, main: torch.device, *, freeze: bool = False) -> int | None:
@@ -194,12 +203,36 @@ def _run(model, modifiers: list, calibration: torch.Tensor | None, main: torch.d
             "sequential_offload_device": str(main),
         }
     try:
-        oneshot(model=model, recipe=list(modifiers), **data)
+        with one_process():
+            oneshot(model=model, recipe=list(modifiers), **data)
     finally:
         _restore(model)
     if freeze:  # after _restore: while offloading is on, a write to a weight goes to a temporary copy
         _freeze_quantized_weights(model)
     return batch_size
+
+
+@contextmanager
+def one_process():
+    """Compress in this process alone, even inside a process group.
+
+    Under ``accelerate launch`` (data-parallel evaluation) the process group is up before the
+    model is built, and llmcompressor then splits calibration and modules over the ranks and
+    waits for them in collectives. But one rank compresses while the others wait on the cache's
+    lock (:mod:`kick_models.checkpoint_cache`), so every collective would hang. llmcompressor
+    and compressed-tensors ask ``torch.distributed.is_initialized()`` (and compressed-tensors'
+    own switch, which ``as_single_threaded`` sets): both answer "no" here. Saving too: its
+    llmcompressor wrapper waits for every rank and writes on rank 0 only.
+    """
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        yield
+        return
+    from unittest import mock
+
+    with as_single_threaded(), mock.patch.object(dist, "is_initialized", lambda: False):
+        yield
 
 
 def _freeze_quantized_weights(model: torch.nn.Module) -> None:

@@ -8,14 +8,12 @@ compressed once is reused everywhere.
 from __future__ import annotations
 
 import gc
-import logging
 from pathlib import Path
 from typing import Any
 
 from compressors.versions import library_versions
 from kick_models.checkpoint_cache import CacheEntry, CheckpointCache
 
-logger = logging.getLogger(__name__)
 
 RECIPE_KEYS = ("method", "sparsity", "pattern", "scope", "bits", "group_size", "symmetric", "act_order")
 CALIBRATION_KEYS = ("calibration", "nsamples", "seqlen", "seed")
@@ -63,7 +61,6 @@ def compressed_checkpoint(
         return _compress_into(staging, pretrained, recipe, calibration, revision, dtype, trust_remote_code, compress_device)
 
     record, hit = cache.get_or_build(entry, build)
-    logger.info("kick: %s compressed checkpoint %s", "cached" if hit else "new", entry.path)
     return entry, record, hit
 
 

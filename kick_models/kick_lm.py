@@ -25,6 +25,8 @@ transformers and is described the same way.
 
 from __future__ import annotations
 
+import logging
+import os
 import time
 from typing import Any
 
@@ -41,6 +43,10 @@ from kick_models.compressed_checkpoint import (
     split_model_args,
 )
 from kick_models.model_args import check_keys
+
+# Under lm-eval's logger, so that ``lm_eval --verbosity`` shows it (lm-eval gives only its own
+# logger a handler).
+eval_logger = logging.getLogger("lm_eval.models.kick")
 
 
 @register_model("kick")
@@ -86,6 +92,10 @@ class KickLM(HFLM):
                 compression=record.get("report"),
                 cache={"entry": str(entry.path), "key": entry.key, "hit": hit},
             )
+            # One line per process: under ``accelerate launch`` one rank compresses, the others
+            # wait on the cache's lock and load its checkpoint ("cached").
+            eval_logger.info("kick: rank %s: %s compressed checkpoint %s", os.environ.get("RANK", "0"),
+                             "cached" if hit else "new", entry.path)
             if self._export:
                 self._kick_info["export"] = str(export_checkpoint(entry, self._export))
             checkpoint = str(entry.path)

@@ -68,3 +68,16 @@ def test_cases_refuse_unknown_or_unavailable_methods():
     assert "METHODS has no 'not-a-method'" in missing.missing()
     with pytest.raises(ValueError, match="cannot run"):
         missing.recipe()
+
+
+def test_eval_scaling_cold_start_compresses_once_and_times_each_layout(tmp_path, capsys):
+    result = run("eval_scaling", tmp_path)
+    assert "evaluation over 2 GPUs" in capsys.readouterr().out
+    assert "errors" not in result
+    rows = {row["mode"]: row for row in result["rows"]}
+    assert list(rows) == ["cold", "single"]
+    cold, single = rows["cold"], rows["single"]
+    assert sorted(cold["ranks"].values()) == ["cached", "new"]  # 2 processes raced; one compressed
+    assert single["ranks"] == {"0": "cached"}  # JSON keys are strings
+    assert single["docs"] == 2 and single["eval_s"] > 0 and single["speedup_eval"] == 1.0
+    assert (tmp_path / "eval_scaling_single.log").is_file()

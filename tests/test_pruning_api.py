@@ -116,6 +116,21 @@ def test_llmcompressor_methods_run_on_its_main_device(tiny_model_dir, tokens):
         compress(load(tiny_model_dir), Recipe("wanda", sparsity=0.5), tokens, device="cuda")
 
 
+def test_a_bare_cuda_device_is_the_current_gpu_of_a_data_parallel_rank(monkeypatch, tiny_model_dir):
+    """Under ``accelerate launch`` rank 1's current GPU is cuda:1, and so is llmcompressor's
+    main device: the default compression device ``cuda`` means that GPU, not GPU 0."""
+    from compressors import llmcompressor_adapter as adapter
+
+    monkeypatch.setattr(adapter, "get_main_device", lambda: torch.device("cuda:1"))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 1)
+    model = load(tiny_model_dir)
+    assert adapter._main_device(model, "wanda", torch.device("cuda")) == torch.device("cuda:1")
+    assert adapter._main_device(model, "wanda", torch.device("cuda:1")) == torch.device("cuda:1")
+    with pytest.raises(ValueError, match="main device cuda:1, not cuda:0"):
+        adapter._main_device(model, "wanda", torch.device("cuda:0"))
+
+
 def test_save_checkpoint_round_trips_safetensors_only(tiny_model_dir, tmp_path):
     from transformers import AutoTokenizer
 

@@ -23,3 +23,15 @@ def test_benchmark_smoke_mode(tiny_model_dir, tmp_path, capsys):
         (rep, c) for rep in ("plain", "grouped") for c in ("zstd-1", "lz4")
     }
     assert all(0 < r["read_fraction"] < 1 and abs(r["rel_error"]) < 0.2 for r in result["sampling"])
+
+
+def test_benchmark_runs_only_the_parts_asked_for(tiny_model_dir, tmp_path, capsys):
+    bench = runpy.run_path(str(BENCH), run_name="storage_bench")
+    out = tmp_path / "bench.json"
+    assert bench["main"](["--smoke", str(tiny_model_dir), "--parts", "scaling", "--scaling-workers", "2",
+                          "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "2. full analysis" in text and "1. overhead" not in text and "3. sampling" not in text
+    result = json.loads(out.read_text())
+    assert set(result) == {"codecs", "checkpoint", "scaling"}
+    assert [r["workers"] for r in result["scaling"]] == [2] and result["scaling"][0]["wall_s"] > 0
