@@ -230,3 +230,32 @@ def test_zero_dense_score_leaves_ratios_empty_and_says_so(tmp_path):
     assert cell(report, "magnitude 50%", "kick_factoid_qa").ratio is None
     (issue,) = [i for i in report.issues if i.kind == "zero-score"]
     assert "kick_factoid_qa" in issue.message and "rtn 4-bit (0.27)" in issue.message
+
+
+def test_zero_scores_of_subtasks_are_one_issue_line(tmp_path):
+    shutil.copytree(SWEEP, tmp_path / "s")
+    dense = tmp_path / "s" / "SmolLM2-135M-Instruct" / "dense" / "kick_mmlu.json"
+    data = json.loads(dense.read_text())
+    for subtask in ("kick_mmlu_stem", "kick_mmlu_humanities"):
+        data["results"][subtask]["acc,none"] = 0.0
+    dense.write_text(json.dumps(data))
+    (issue,) = [i for i in report_of(tmp_path).issues if i.kind == "zero-score"]
+    assert issue.message.startswith(f"{SMOL}: 2 subtasks (kick_mmlu_humanities, kick_mmlu_stem)")
+
+
+def test_a_group_without_its_own_direction_takes_its_subtasks(tmp_path):
+    """lm-eval writes no ``higher_is_better`` for a group (kick_mmlu in lm-eval 0.4.13): the
+    report takes its subtasks' direction where they agree, instead of guessing."""
+    source = SWEEP / "SmolLM2-135M-Instruct" / "magnitude_sparsity-0.3" / "kick_mmlu.json"
+    data = json.loads(source.read_text())
+    del data["higher_is_better"]["kick_mmlu"]
+    data["group_subtasks"] = {"kick_mmlu": ["kick_mmlu_stem", "kick_mmlu_humanities"],
+                              "kick_mmlu_stem": ["kick_mmlu_abstract_algebra"]}
+    data["higher_is_better"]["kick_mmlu_abstract_algebra"] = {"acc": True}
+    target = tmp_path / "kick_mmlu.json"
+    target.write_text(json.dumps(data))
+    run = read_run(target)
+    assert run.scores["kick_mmlu"].choice.higher_is_better is True
+    data["higher_is_better"]["kick_mmlu_abstract_algebra"] = {"acc": False}  # disagreeing leaves: unknown
+    target.write_text(json.dumps(data))
+    assert read_run(target).scores["kick_mmlu"].choice.higher_is_better is None

@@ -141,9 +141,15 @@ def _model_rows(model: str, runs: list[Run], tolerance: float, issues: list[Issu
         if task in dense and run.recipe_key != "dense":
             _compare_settings(model, row, score, run, *dense[task], issues)
         rows.append(row)
+    subtasks = sorted(task for task in undefined if task not in tasks)
     for task, points in undefined.items():
-        issues.append(Issue("zero-score", f"{model}: {task}: ratio to dense undefined for {', '.join(points)}: a zero "
-                                          f"score on one side (dense {dense[task][1].value:g}); more examples?"))
+        if task in tasks:
+            issues.append(Issue("zero-score", f"{model}: {task}: ratio to dense undefined for {', '.join(points)}: a "
+                                              f"zero score on one side (dense {dense[task][1].value:g}); more examples?"))
+    if subtasks:  # one line for all: a group's subtasks on a few questions each are often 0
+        issues.append(Issue("zero-score", f"{model}: {len(subtasks)} subtasks ({', '.join(subtasks[:3])}"
+                                          f"{', ...' if len(subtasks) > 3 else ''}) have ratios to dense undefined "
+                                          "(a zero score on one side; results.md marks each); more examples?"))
     _check_partial(model, runs, cells, labels, issues)
     order = _recipe_order(runs, labels)
     rows.sort(key=lambda r: (not r.headline, tasks.index(r.task) if r.task in tasks else len(tasks), r.task,

@@ -199,7 +199,8 @@ def _read_scores(run: Run, data: dict[str, Any], overrides: dict[str, tuple[str,
         if not isinstance(entry, dict):
             continue
         try:
-            choice = choose_metric(task, entry, configs.get(task), hib.get(task), overrides.get(task))
+            choice = choose_metric(task, entry, configs.get(task), hib.get(task) or _group_direction(task, data),
+                                   overrides.get(task))
         except MetricError as err:
             run.metric_errors.append(f"{run.path}: {err}")
             continue
@@ -219,6 +220,25 @@ def _read_scores(run: Run, data: dict[str, Any], overrides: dict[str, tuple[str,
             n_samples=effective if isinstance(effective, int) else None,
             headline=not _has_scored_ancestor(task, parents, results),
         )
+
+
+def _group_direction(task: str, data: dict[str, Any]) -> dict[str, bool] | None:
+    """A group's ``higher_is_better`` (lm-eval writes none for a group): its subtasks', where
+    they agree on a metric; ``None`` when ``task`` is no group or they disagree on every one."""
+    groups = data.get("group_subtasks") or {}
+    hib = data.get("higher_is_better") or {}
+
+    def leaves(name: str, seen: frozenset = frozenset()) -> list[str]:
+        if name not in groups or name in seen:
+            return [name]
+        return [leaf for child in groups[name] for leaf in leaves(child, seen | {name})]
+
+    directions: dict[str, set] = {}
+    for leaf in (leaves(task) if task in groups else []):
+        for metric, value in (hib.get(leaf) or {}).items():
+            directions.setdefault(metric, set()).add(bool(value))
+    agreed = {metric: values.pop() for metric, values in directions.items() if len(values) == 1}
+    return agreed or None
 
 
 def _has_scored_ancestor(task: str, parents: dict[str, str], results: dict[str, Any]) -> bool:
