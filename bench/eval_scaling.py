@@ -35,9 +35,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.cli import add_common, apply_preset, command_line
+from bench.cli import (
+    add_checkpoint_options,
+    add_common,
+    apply_preset,
+    check_data_dir,
+    command_line,
+)
 from bench.machine import describe, one_line
-from bench.models import named_checkpoint, write_random_checkpoint
+from bench.models import checkpoint_folder
 from bench.output import Results, print_table
 
 FIXTURE_DATA = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "kick_data"
@@ -64,10 +70,7 @@ COLUMNS = {
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_common(p, PRESETS)
-    p.add_argument("--model", help="checkpoint folder, 'smollm2' or 'tiny' (or use --shape)")
-    p.add_argument("--shape", help="evaluate a random-weight checkpoint of this shape (written to --source-dir)")
-    p.add_argument("--tokenizer", help="tokenizer folder for --shape (default: SmolLM2's if cached)")
-    p.add_argument("--source-dir", type=Path, help="the --shape checkpoint (reused if there; default: temporary)")
+    add_checkpoint_options(p)
     p.add_argument("--model-args", help="--model kick arguments besides pretrained and cache_dir")
     p.add_argument("--data-dir", help="local data folder (default: $KICK_DATA_DIR)")
     p.add_argument("--tasks", help="comma-separated lm-eval tasks")
@@ -78,9 +81,7 @@ def parse_args(argv):
     p.add_argument("--modes", help=f"comma-separated, of {', '.join(MODES)}")
     p.add_argument("--mode-timeout", type=float, help="seconds one run may take before it is killed and skipped")
     args = apply_preset(p, p.parse_args(argv), PRESETS)
-    args.data_dir = args.data_dir or os.environ.get("KICK_DATA_DIR")
-    if not args.data_dir or not Path(args.data_dir).is_dir():
-        p.error(f"data folder {args.data_dir!r} does not exist: give --data-dir or set KICK_DATA_DIR")
+    check_data_dir(p, args)
     args.modes = args.modes.split(",")
     unknown = sorted(set(args.modes) - set(MODES))
     if unknown:
@@ -179,8 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="bench-scaling-") as tmp:
         workdir = Path(tmp)
-        folder = (write_random_checkpoint(args.source_dir or workdir / args.shape, args.shape, tokenizer=args.tokenizer)
-                  if args.shape else named_checkpoint(args.model, workdir))
+        folder = checkpoint_folder(args, workdir)
         model_args = f"pretrained={folder},cache_dir={workdir / 'cache'},{args.model_args}"
         results.set("setup", {"model_args": model_args, "tasks": args.tasks, "limit": args.limit,
                               "cold_limit": args.cold_limit, "batch_size": args.batch_size, "gpus": args.gpus})

@@ -43,10 +43,16 @@ import time
 from pathlib import Path
 
 from bench import builtin_local
-from bench.cli import add_common, apply_preset, command_line
+from bench.cli import (
+    add_checkpoint_options,
+    add_common,
+    apply_preset,
+    check_data_dir,
+    command_line,
+)
 from bench.machine import describe, load_average, one_line
 from bench.measure import measured
-from bench.models import named_checkpoint, write_random_checkpoint
+from bench.models import checkpoint_folder
 from bench.output import Results, print_table
 
 FIXTURE_DATA = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "kick_data"
@@ -70,10 +76,7 @@ COLUMNS = {
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_common(p, PRESETS)
-    p.add_argument("--model", help="checkpoint folder, 'smollm2' or 'tiny' (or use --shape)")
-    p.add_argument("--shape", help="evaluate a random-weight checkpoint of this shape (written to --source-dir)")
-    p.add_argument("--tokenizer", help="tokenizer folder for --shape (default: SmolLM2's if cached)")
-    p.add_argument("--source-dir", type=Path, help="the --shape checkpoint (reused if there; default: temporary)")
+    add_checkpoint_options(p)
     p.add_argument("--model-args", default="", help="extra --model kick arguments, e.g. method=wanda,sparsity=0.5")
     p.add_argument("--data-dir", help="local data folder (default: $KICK_DATA_DIR)")
     p.add_argument("--subject", help="MMLU subject")
@@ -84,10 +87,7 @@ def parse_args(argv):
     p.add_argument("--warmup", action=argparse.BooleanOptionalAction, default=None,
                    help="run every task on 2 questions before timing (steady-state throughput)")
     args = apply_preset(p, p.parse_args(argv), PRESETS)
-    args.data_dir = args.data_dir or os.environ.get("KICK_DATA_DIR")
-    if not args.data_dir or not Path(args.data_dir).is_dir():
-        p.error(f"data folder {args.data_dir!r} does not exist: give --data-dir or set KICK_DATA_DIR "
-                "(the layout of kick_tasks/data.py; /work/shared/data on the project's machines)")
+    check_data_dir(p, args)
     return args
 
 
@@ -193,12 +193,6 @@ def evaluate(lm, meter: RequestMeter, task: str, limit: int, manager) -> dict:
     }
 
 
-def model_folder(args, workdir: Path) -> Path:
-    if args.shape:
-        return write_random_checkpoint(args.source_dir or workdir / args.shape, args.shape, tokenizer=args.tokenizer)
-    return named_checkpoint(args.model, workdir)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     import torch
@@ -222,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="bench-eval-") as tmp:
         workdir = Path(tmp)
-        folder = model_folder(args, workdir)
+        folder = checkpoint_folder(args, workdir)
         builtin_local.write_tasks(workdir / "tasks", args.subject)
         dense = None if "method=" in args.model_args else "method=dense"
         model_args = ",".join(filter(None, [f"pretrained={folder}", dense, args.model_args]))

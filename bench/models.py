@@ -203,6 +203,16 @@ def write_random_checkpoint(folder: str | os.PathLike, shape: str, *, layers: in
     return folder
 
 
+def checkpoint_folder(args, workdir: str | os.PathLike) -> Path:
+    """The checkpoint a benchmark runs on: its ``--shape`` written (once) to ``--source-dir``
+    (default: under ``workdir``) with ``--layers`` decoder layers if the script has that
+    option, else its ``--model`` (:func:`named_checkpoint`)."""
+    if args.shape:
+        return write_random_checkpoint(args.source_dir or Path(workdir) / args.shape, args.shape,
+                                       layers=getattr(args, "layers", None), tokenizer=args.tokenizer)
+    return named_checkpoint(args.model, workdir)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Write a random-weight checkpoint of a named shape.")
     parser.add_argument("out", type=Path)

@@ -40,7 +40,7 @@ from bench import cases as bench_cases
 from bench.cli import add_common, apply_preset, command_line
 from bench.machine import describe, load_average, one_line
 from bench.measure import drop_page_cache, measured, read_bandwidth, touch_weights, weight_files
-from bench.models import ModelSource, named_checkpoint, write_random_checkpoint
+from bench.models import ModelSource, checkpoint_folder
 from bench.output import Results, print_table
 
 LOAD_TARGET = 0.10  # cold load / first run's compression time (pruning issue)
@@ -76,13 +76,6 @@ def parse_args(argv):
                                                   "Must not hold these entries already: the first run must compress")
     p.add_argument("--device", help="evaluation device for KickLM (default: cuda if available, else cpu)")
     return apply_preset(p, p.parse_args(argv), PRESETS)
-
-
-def source_folder(args, workdir: Path) -> Path:
-    if args.shape:
-        return write_random_checkpoint(args.source_dir or workdir / args.shape, args.shape,
-                                       layers=args.layers, tokenizer=args.tokenizer)
-    return named_checkpoint(args.model, workdir)
 
 
 def kick_run(model_args: dict) -> dict:
@@ -163,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-reload-") as tmp:
         workdir = Path(tmp)
         with measured() as written:
-            folder = source_folder(args, workdir)
+            folder = checkpoint_folder(args, workdir)
         model = ModelSource.checkpoint(folder).describe()
         cache_dir = args.cache_dir or workdir / "cache"
         source_bytes, read_s = read_bandwidth(weight_files(folder))
