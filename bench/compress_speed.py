@@ -40,7 +40,7 @@ import argparse
 import gc
 import tempfile
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from bench import cases as bench_cases
@@ -49,6 +49,7 @@ from bench.machine import describe, load_average, one_line
 from bench.measure import measured
 from bench.models import ModelSource, named_checkpoint, tiny_checkpoint
 from bench.output import Results, print_table
+from bench.phases import format_breakdown, phase_clock
 
 # Issue 9's targets on one H100 for a 7B model, seconds of compression.
 H100_TARGET_S = {"wanda": 60, "wanda-2:4": 60, "sparsegpt": 300, "sparsegpt-2:4": 300, "gptq-w4g128": 600}
@@ -89,6 +90,8 @@ def parse_args(argv):
     p.add_argument("--warmup", action=argparse.BooleanOptionalAction, default=None,
                    help="run every case once on a tiny model before timing")
     p.add_argument("--repeats", type=int, help="runs of each side per case, in ABBA order; the fastest counts")
+    p.add_argument("--phases", action="store_true",
+                   help="break each run's time into llmcompressor's phases (bench/phases.py), on both sides")
     args = apply_preset(p, p.parse_args(argv), PRESETS)
     if args.reduced_layers is not None and not args.shape:
         p.error("--reduced-layers needs --shape (a random model built with fewer layers)")
@@ -117,17 +120,21 @@ def release() -> None:
         torch.cuda.empty_cache()
 
 
-def on_fresh_model(source: ModelSource, work, then=None) -> tuple[dict, tuple, object, object]:
-    """Load a fresh model, time ``work(model)``; return the measurement, the weights'
-    fingerprint, ``work``'s result and ``then(model)``'s (untimed); the model is dropped."""
+def on_fresh_model(source: ModelSource, work, then=None, phases: bool = False) -> tuple[dict, tuple, object, object]:
+    """Load a fresh model, time ``work(model)`` (with its phase breakdown if ``phases``);
+    return the measurement, the weights' fingerprint, ``work``'s result and
+    ``then(model)``'s (untimed); the model is dropped."""
     model = source.load()
-    with measured() as timing:
+    with measured() as timing, (phase_clock() if phases else nullcontext()) as clock:
         result = work(model)
+    out = timing.as_dict()
+    if clock is not None:
+        out["phases"] = clock.breakdown(out["wall_s"])
     fingerprint = bench_cases.fingerprint(model)
     after = then(model) if then else None
     del model
     release()
-    return timing.as_dict(), fingerprint, result, after
+    return out, fingerprint, result, after
 
 
 @contextmanager
@@ -154,7 +161,7 @@ def oneshot_timer():
         adapter.oneshot = original
 
 
-def run_case(case, source: ModelSource, tokens, repeats: int = 1) -> dict:
+def run_case(case, source: ModelSource, tokens, repeats: int = 1, phases: bool = False) -> dict:
     """Direct and ours, each on a fresh copy of the model, ``repeats`` times in ABBA order
     (direct, ours, ours, direct, ...): the fastest run of each side is the least disturbed
     by other work on the machine, and neither side always goes first."""
@@ -171,13 +178,15 @@ def run_case(case, source: ModelSource, tokens, repeats: int = 1) -> dict:
         return time.perf_counter() - start
 
     def direct():
-        timing, printed, _, _ = on_fresh_model(source, lambda model: bench_cases.direct_oneshot(model, case, tokens))
+        timing, printed, _, _ = on_fresh_model(
+            source, lambda model: bench_cases.direct_oneshot(model, case, tokens), phases=phases)
         return timing, printed, None, None
 
     def ours():
         with oneshot_timer() as inside:
             timing, printed, report, pass_s = on_fresh_model(
-                source, lambda model: compress(model, recipe, tokens, progress=False), then=sparsity_pass_s)
+                source, lambda model: compress(model, recipe, tokens, progress=False), then=sparsity_pass_s,
+                phases=phases)
         return {**timing, "in_oneshot_s": inside["wall_s"]}, printed, report, pass_s
 
     runs = {"direct": [], "ours": []}
@@ -185,7 +194,9 @@ def run_case(case, source: ModelSource, tokens, repeats: int = 1) -> dict:
         order = (("direct", direct), ("ours", ours)) if repeat % 2 == 0 else (("ours", ours), ("direct", direct))
         for side, run in order:
             runs[side].append(run())
-            print(f"  {case.name}, {side}: {runs[side][-1][0]['wall_s']:.1f} s", flush=True)
+            timing = runs[side][-1][0]
+            detail = f"; {format_breakdown(timing['phases'])}" if "phases" in timing else ""
+            print(f"  {case.name}, {side}: {timing['wall_s']:.1f} s{detail}", flush=True)
     fingerprints = {print_ for side in runs.values() for _, print_, _, _ in side}
     _, _, report, pass_s = runs["ours"][-1]
     return {
@@ -246,6 +257,8 @@ def row_of(case, source: ModelSource, result: dict, args) -> dict:
         "meets_target": None if target is None else full_model_s <= target,
         "sparsity": result["sparsity"],
         "engine": result["engine"],
+        "phases": {"ours": fastest.get("phases"),
+                   "direct": min(result["direct"], key=lambda run: run["wall_s"]).get("phases")},
         "raw": result,
     }
 
@@ -281,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = []
         for case in case_list:
             source = full if case.name in full_cases or reduced is None else reduced
-            row = row_of(case, source, run_case(case, source, tokens, args.repeats), args)
+            row = row_of(case, source, run_case(case, source, tokens, args.repeats, args.phases), args)
             rows.append(row)
             results.add("rows", row)
             print(f"{case.name}: direct {row['direct_s']:.2f} s, ours {row['ours_s']:.2f} s, "

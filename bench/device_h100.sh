@@ -8,6 +8,8 @@
 #   bash bench/device_h100.sh compress            # 1+2: compression time, ours vs llmcompressor
 #   CASES=gptq-w4g128,sparsegpt-2:4 bash bench/device_h100.sh compress   # some cases only
 #   bash bench/device_h100.sh reload eval storage # 3, 4, 5 (they share one random 7B folder)
+#   RELOAD_CASES=sparsegpt bash bench/device_h100.sh reload   # a full 32-layer SparseGPT run, cached
+# Compression runs report llmcompressor's phases (bench/phases.py: statistics, solve, forward...).
 #   bash bench/device_h100.sh gpu-tests           # the GPU-only tests (AWQ, bitsandbytes)
 #   bash bench/device_h100.sh scaling             # the 2-GPU kind (nvidia-h200-x2): 1 GPU vs 2
 # The project's own wheel (in .whl/, from fetch_device_wheels.sh) registers `--model kick` and
@@ -33,20 +35,21 @@ step() {  # name, seconds, command...
 
 for what in "$@"; do
   case $what in
-    compress) step compress_speed "${T_COMPRESS:-480}" python3 -m bench.compress_speed --preset h100 \
+    compress) step compress_speed "${T_COMPRESS:-480}" python3 -m bench.compress_speed --preset h100 --phases \
                 ${CASES:+--cases "$CASES"} --tokenizer "$TOK" --json "$OUT/compress_speed.json" ;;
-    reload) step reload_speed "${T_RELOAD:-300}" python3 -m bench.reload_speed --preset h100 \
-              --tokenizer "$TOK" --source-dir "$SRC" --json "$OUT/reload_speed.json" ;;
-    eval) step eval_throughput "${T_EVAL:-240}" python3 -m bench.eval_throughput --preset h100 \
+    reload) step reload_speed "${T_RELOAD:-300}" python3 -m bench.reload_speed --preset h100 --phases \
+              ${RELOAD_CASES:+--cases "$RELOAD_CASES"} --tokenizer "$TOK" --source-dir "$SRC" \
+              --json "$OUT/reload_speed.json" ;;
+    eval) step eval_throughput "${T_EVAL:-300}" python3 -m bench.eval_throughput --preset h100 ${EVAL_ARGS:-} \
             --tokenizer "$TOK" --source-dir "$SRC" --data-dir .whl/bench_assets/data --json "$OUT/eval_throughput.json" ;;
-    storage) # 1 (ours vs the bare codec, one core) on 2 decoder layers of the 7B widths (the
-             # same tensors, 1.3 GB); 2 (the full analysis, every core) on the whole 7B folder
+    storage) # on 2 decoder layers of the 7B widths (the embedding, LM head and layer tensors of
+             # the 7B, 1.6 GB): 1 (ours vs the bare codec, one core) and 2 (the full analysis on
+             # one core and on all); the whole 13.8 GB folder did not finish part 2 in 110 s
              python3 -m bench.models --shape llama2-7b --layers 2 --tokenizer "$TOK" "$SRC2" > /dev/null
-             python3 -m bench.models --shape llama2-7b --tokenizer "$TOK" "$SRC" > /dev/null
-             step storage_overhead "${T_STORAGE:-120}" python3 bench/storage_throughput.py "$SRC2" \
-               --codecs zstd-3,lz4 --parts overhead --json "$OUT/storage_overhead.json"
-             step storage_full "${T_STORAGE:-120}" python3 bench/storage_throughput.py "$SRC" \
-               --codecs zstd-3,lz4 --parts scaling --scaling-workers "$(nproc)" --json "$OUT/storage_full.json" ;;
+             for part in ${STORAGE_PARTS:-overhead scaling}; do
+               step "storage_$part" "${T_STORAGE:-120}" python3 bench/storage_throughput.py "$SRC2" \
+                 --codecs zstd-3,lz4 --parts "$part" --scaling-workers "1,$(nproc)" --json "$OUT/storage_$part.json"
+             done ;;
     scaling) step eval_scaling "${T_SCALING:-540}" python3 -m bench.eval_scaling --preset h200x2 \
                --tokenizer "$TOK" --source-dir "$SRC" --data-dir .whl/bench_assets/data --json "$OUT/eval_scaling.json" ;;
     gpu-tests) step gpu_tests "${T_TESTS:-150}" python3 -m pytest -q -p no:cacheprovider -x \

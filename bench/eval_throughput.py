@@ -24,7 +24,14 @@ built-in partner (the issue's target: within 10%). Generated tokens are counted 
 model makes them (every row of every ``generate`` batch, up to the step where the whole batch
 stopped: the work done); ``answer_tokens`` re-tokenizes the returned answers (what was kept).
 Every task first runs once on two questions (``--warmup``), so that one-time costs (CUDA
-kernels, a task's tokenizer) do not weigh on a short timed run.
+kernels, a task's tokenizer) do not weigh on a short timed run. Each kick task and its partner
+then run ``--repeats`` times in ABBA order (kick, built-in, built-in, kick) and the fastest run
+of each counts: on an H200 the first task timed after the warm-up once ran at half the speed
+that the same requests reached later in the process, an order effect that a single run in a
+fixed order charges to whichever task comes first. ``ll_req_per_s`` is log-likelihood requests
+per second of log-likelihood time and ``ratio_loglikelihood`` its kick / built-in ratio: the
+work the two MMLU tasks share (``kick_mmlu`` adds the reference's one-token greedy answer, a
+generation request per question, on top of it).
 
     KICK_DATA_DIR=/path/to/data python -m bench.eval_throughput --preset cpu  [--json out.json]
     KICK_DATA_DIR=/path/to/data python -m bench.eval_throughput --preset h100 [--json out.json]
@@ -60,16 +67,18 @@ RATIO_TARGET = 0.90  # kick throughput within 10% of the built-in task's
 
 PRESETS = {
     "smoke": dict(model="tiny", data_dir=str(FIXTURE_DATA), subject="abstract_algebra", limit_qa=2,
-                  limit_mmlu=2, batch_size="4", warmup=False),
-    "cpu": dict(model="smollm2", subject="abstract_algebra", limit_qa=64, limit_mmlu=16, batch_size="8", warmup=True),
+                  limit_mmlu=2, batch_size="4", warmup=False, repeats=2),
+    "cpu": dict(model="smollm2", subject="abstract_algebra", limit_qa=64, limit_mmlu=16, batch_size="8", warmup=True,
+                repeats=2),
     "h100": dict(shape="llama2-7b", subject="abstract_algebra", limit_qa=256, limit_mmlu=100, batch_size="auto",
-                 warmup=True),
+                 warmup=True, repeats=2),
 }
 
 COLUMNS = {
     "task": "", "docs": "", "requests": "", "batch": "", "prompt_tokens": ".0f", "gen_tokens": "", "answer_tokens": "",
     "wall_s": ".2f", "search_s": ".2f", "model_s": ".2f", "prompts_per_s": ".2f", "gen_tok_per_s": ".1f",
-    "vs": "", "ratio_prompts": ".3f", "ratio_tokens": ".3f",
+    "ll_req_per_s": ".1f", "runs": "", "vs": "", "ratio_prompts": ".3f", "ratio_tokens": ".3f",
+    "ratio_loglikelihood": ".3f",
 }
 
 
@@ -86,6 +95,10 @@ def parse_args(argv):
     p.add_argument("--device", help="default: cuda if available, else cpu")
     p.add_argument("--warmup", action=argparse.BooleanOptionalAction, default=None,
                    help="run every task on 2 questions before timing (steady-state throughput)")
+    p.add_argument("--repeats", type=int, help="timed runs of each kick task and its partner, in ABBA order; "
+                                               "the fastest counts")
+    p.add_argument("--skip-unpaired", action="store_true",
+                   help="leave out builtin_triviaqa_local (lm-eval's own stop strings, up to 256 tokens: a reference)")
     args = apply_preset(p, p.parse_args(argv), PRESETS)
     check_data_dir(p, args)
     return args
@@ -149,10 +162,11 @@ class RequestMeter:
     def summary(self) -> dict:
         encode = self.lm.tok_encode
         out = {"requests": {}, "model_s": 0.0, "generate_s": 0.0, "prompt_tokens": 0, "prompts": 0,
-               "answer_tokens": 0, "gen_tokens": self.generated}
+               "answer_tokens": 0, "gen_tokens": self.generated, "method_s": {}}
         for name, requests, answers, seconds, search_s in self.calls:
             out["requests"][name] = out["requests"].get(name, 0) + len(requests)
             out["model_s"] += seconds
+            out["method_s"][name] = out["method_s"].get(name, 0.0) + seconds - search_s
             for request in requests:
                 out["prompt_tokens"] += len(encode(request.args[0])) + (
                     len(encode(request.args[1])) if name == "loglikelihood" else 0)
@@ -174,6 +188,7 @@ def evaluate(lm, meter: RequestMeter, task: str, limit: int, manager) -> dict:
                                       bootstrap_iters=0, log_samples=False)
     stats = meter.summary()
     docs = out["n-samples"][task]["effective"]
+    loglikelihood = stats["requests"].get("loglikelihood", 0)
     return {
         "task": task,
         "docs": docs,
@@ -188,6 +203,8 @@ def evaluate(lm, meter: RequestMeter, task: str, limit: int, manager) -> dict:
         "prompts_per_s": docs / (timing.wall_s - stats["detect_s"]),
         "prompts_per_s_with_search": docs / timing.wall_s,
         "gen_tok_per_s": stats["gen_tokens"] / stats["generate_s"] if stats["generate_s"] else None,
+        "method_s": stats["method_s"],
+        "ll_req_per_s": loglikelihood / stats["method_s"]["loglikelihood"] if loglikelihood else None,
         "peak_gpu_gib": timing.peak_gpu_gib,
         "metrics": {k: v for k, v in out["results"][task].items() if isinstance(v, (int, float))},
     }
@@ -205,14 +222,12 @@ def main(argv: list[str] | None = None) -> int:
     results = Results(args.json, benchmark="eval_throughput", command=command_line("bench.eval_throughput", argv),
                       machine=machine)
     print(f"machine: {one_line(machine)}; load {machine['load_average']}", flush=True)
-    kick_qa, kick_mmlu = "kick_icrqa_closed", f"kick_mmlu_{args.subject}"
-    plan = [  # (task, limit, built-in partner)
-        (kick_qa, args.limit_qa, builtin_local.TRIVIAQA_KICKGEN),
-        (builtin_local.TRIVIAQA_KICKGEN, args.limit_qa, None),
-        (builtin_local.TRIVIAQA, args.limit_qa, None),
-        (kick_mmlu, args.limit_mmlu, builtin_local.mmlu_task(args.subject)),
-        (builtin_local.mmlu_task(args.subject), args.limit_mmlu, None),
+    pairs = [  # (kick task, built-in partner, limit)
+        ("kick_icrqa_closed", builtin_local.TRIVIAQA_KICKGEN, args.limit_qa),
+        (f"kick_mmlu_{args.subject}", builtin_local.mmlu_task(args.subject), args.limit_mmlu),
     ]
+    unpaired = [] if args.skip_unpaired else [(builtin_local.TRIVIAQA, args.limit_qa)]
+    plan = [(kick, limit) for kick, _, limit in pairs] + [(partner, limit) for _, partner, limit in pairs] + unpaired
     rows: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="bench-eval-") as tmp:
         workdir = Path(tmp)
@@ -225,34 +240,49 @@ def main(argv: list[str] | None = None) -> int:
         manager = builtin_local.task_manager(workdir / "tasks", {"data_dir": args.data_dir, "pretrained": str(folder)})
         meter = RequestMeter(lm)
         setup = {"model_args": model_args, "device": device, "batch_size": args.batch_size, "data_dir": args.data_dir,
-                 "subject": args.subject, "model_load_s": loading.wall_s}
+                 "subject": args.subject, "model_load_s": loading.wall_s, "repeats": args.repeats}
         results.set("setup", setup)
         print(f"model: {model_args} on {device}, loaded in {loading.wall_s:.1f} s; batch size {args.batch_size}", flush=True)
         if args.warmup:
             start = time.perf_counter()
-            for task, _, _ in plan:
+            for task, _ in plan:
                 evaluate(lm, meter, task, 2, manager)
             print(f"warm-up (every task on 2 questions): {time.perf_counter() - start:.1f} s", flush=True)
-        for task, limit, partner in plan:
+
+        def timed(task: str, limit: int, repeat: int) -> None:
             row = evaluate(lm, meter, task, limit, manager)
-            row["vs"] = partner
-            rows[task] = row
-            print(f"{task}: {row['docs']} docs, {row['wall_s']:.2f} s, {row['prompts_per_s']:.2f} prompts/s", flush=True)
-            results.add("rows", row)
-    for task, _, partner in plan:
-        if partner:
-            row, other = rows[task], rows[partner]
-            row["ratio_prompts"] = row["prompts_per_s"] / other["prompts_per_s"]
-            row["ratio_tokens"] = (row["gen_tok_per_s"] / other["gen_tok_per_s"]
-                                   if row["gen_tok_per_s"] and other["gen_tok_per_s"] else None)
-            row["meets_target"] = row["ratio_prompts"] >= RATIO_TARGET
+            print(f"{task} (run {repeat + 1}): {row['docs']} docs, {row['wall_s']:.2f} s, "
+                  f"{row['prompts_per_s']:.2f} prompts/s", flush=True)
+            runs.setdefault(task, []).append(row)
+            # the fastest run (least disturbed by what ran before it) counts
+            rows[task] = {**max(runs[task], key=lambda r: r["prompts_per_s"]), "runs": len(runs[task]),
+                          "prompts_per_s_runs": [r["prompts_per_s"] for r in runs[task]]}
+            results.set("rows", list(rows.values()))
+
+        runs: dict[str, list[dict]] = {}
+        for kick, partner, limit in pairs:  # ABBA: neither side always runs first
+            for repeat in range(args.repeats):
+                for task in (kick, partner) if repeat % 2 == 0 else (partner, kick):
+                    timed(task, limit, repeat)
+        for task, limit in unpaired:
+            timed(task, limit, 0)
+    for kick, partner, _ in pairs:
+        row, other = rows[kick], rows[partner]
+        row["vs"] = partner
+        row["ratio_prompts"] = row["prompts_per_s"] / other["prompts_per_s"]
+        row["ratio_tokens"] = (row["gen_tok_per_s"] / other["gen_tok_per_s"]
+                               if row["gen_tok_per_s"] and other["gen_tok_per_s"] else None)
+        row["ratio_loglikelihood"] = (row["ll_req_per_s"] / other["ll_req_per_s"]
+                                      if row["ll_req_per_s"] and other["ll_req_per_s"] else None)
+        row["meets_target"] = row["ratio_prompts"] >= RATIO_TARGET
     results.set("rows", list(rows.values()))
     results.set("load_average_end", load_average())
     print()
     print_table(
         f"4. evaluation throughput on {device}, --model kick ({setup['model_args']}), batch size "
         f"{args.batch_size}; ratio = kick / built-in partner (target >= {RATIO_TARGET})",
-        [{"ratio_prompts": None, "ratio_tokens": None, **row} for row in rows.values()], COLUMNS,
+        [{"vs": None, "ratio_prompts": None, "ratio_tokens": None, "ratio_loglikelihood": None, **row}
+         for row in rows.values()], COLUMNS,
     )
     return 0
 

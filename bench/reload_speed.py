@@ -34,6 +34,7 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 import argparse
 import gc
 import tempfile
+from contextlib import nullcontext
 from pathlib import Path
 
 from bench import cases as bench_cases
@@ -42,6 +43,7 @@ from bench.machine import describe, load_average, one_line
 from bench.measure import drop_page_cache, measured, read_bandwidth, touch_weights, weight_files
 from bench.models import ModelSource, checkpoint_folder
 from bench.output import Results, print_table
+from bench.phases import format_breakdown, phase_clock
 
 LOAD_TARGET = 0.10  # cold load / first run's compression time (pruning issue)
 H100_RELOAD_TARGET_S = 60  # issue 9: cached reload of a 7B checkpoint on one H100
@@ -75,18 +77,24 @@ def parse_args(argv):
     p.add_argument("--cache-dir", type=Path, help="kick checkpoint cache (kept; default: a temporary folder). "
                                                   "Must not hold these entries already: the first run must compress")
     p.add_argument("--device", help="evaluation device for KickLM (default: cuda if available, else cpu)")
+    p.add_argument("--phases", action="store_true",
+                   help="break the first run's compression into llmcompressor's phases (bench/phases.py)")
     return apply_preset(p, p.parse_args(argv), PRESETS)
 
 
-def kick_run(model_args: dict) -> dict:
+def kick_run(model_args: dict, phases: bool = False) -> dict:
     """Build ``KickLM`` (timed by the caller) and read all its weights once; return its
-    ``kick`` info with the read time as ``touch_s``; the model is freed."""
+    ``kick`` info with the read time as ``touch_s`` (and, with ``phases``, llmcompressor's
+    phase breakdown of the compression as ``phases``); the model is freed."""
     import torch
 
     from kick_models.kick_lm import KickLM
 
-    lm = KickLM(**model_args)
+    with phase_clock() if phases else nullcontext() as clock:
+        lm = KickLM(**model_args)
     info = {**lm.get_model_info()["kick"], "touch_s": touch_weights(lm.model)}
+    if clock is not None and info.get("compression"):
+        info["phases"] = clock.breakdown(info["compression"]["wall_s"])
     del lm
     gc.collect()
     if torch.cuda.is_available():
@@ -102,7 +110,7 @@ def run_case(case, folder: Path, cache_dir: Path, args, disk_GBps: float) -> dic
         "calibration": args.calibration, "nsamples": args.nsamples, "seqlen": args.seqlen,
     }
     with measured() as first:
-        info_first = kick_run(model_args)
+        info_first = kick_run(model_args, phases=args.phases)
     if info_first["cache"]["hit"]:
         raise RuntimeError(f"{case.name}: the cache in {str(cache_dir)!r} already held this checkpoint; "
                            "the first run must compress: use an empty --cache-dir")
@@ -137,6 +145,7 @@ def run_case(case, folder: Path, cache_dir: Path, args, disk_GBps: float) -> dic
         "peak_gpu_gib": first.peak_gpu_gib,
         "peak_rss_gib_first": first.peak_rss_gib,
         "entry": info_first["cache"]["entry"],
+        "phases": info_first.get("phases"),
     }
 
 
@@ -173,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
             results.add("rows", row)
             print(f"{case.name}: first {row['first_s']:.1f} s (compress {row['compress_s']:.1f} s), "
                   f"cold reload {row['cold_s']:.2f} s (load {row['cold_load_s']:.2f} s)", flush=True)
+            if row["phases"]:
+                print(f"  {case.name} compression phases: {format_breakdown(row['phases'])}", flush=True)
     results.set("load_average_end", load_average())
     print()
     print_table(

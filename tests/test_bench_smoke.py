@@ -59,6 +59,13 @@ def test_eval_throughput_compares_kick_tasks_with_builtin_tasks_of_the_same_shap
     assert mmlu["requests"] == "loglikelihood:8 generate_until:2" and mmlu_builtin["requests"] == "loglikelihood:8"
     assert abs(mmlu["prompt_tokens"] / mmlu_builtin["prompt_tokens"] - 1) < 0.05
     assert mmlu["vs"] == "builtin_mmlu_abstract_algebra_local" and mmlu["ratio_prompts"] > 0
+    # the same log-likelihood requests on both sides: their rates compare directly
+    assert mmlu["ll_req_per_s"] > 0 and mmlu["ratio_loglikelihood"] > 0 and qa["ratio_loglikelihood"] is None
+    # paired tasks run twice in ABBA order, the fastest counts; the unpaired reference once
+    for task in ("kick_icrqa_closed", "builtin_triviaqa_local_kickgen", "kick_mmlu_abstract_algebra",
+                 "builtin_mmlu_abstract_algebra_local"):
+        assert rows[task]["runs"] == 2 and rows[task]["prompts_per_s"] == max(rows[task]["prompts_per_s_runs"])
+    assert rows["builtin_triviaqa_local"]["runs"] == 1
 
 
 def test_cases_refuse_unknown_or_unavailable_methods():
@@ -81,3 +88,41 @@ def test_eval_scaling_cold_start_compresses_once_and_times_each_layout(tmp_path,
     assert single["ranks"] == {"0": "cached"}  # JSON keys are strings
     assert single["docs"] == 2 and single["eval_s"] > 0 and single["speedup_eval"] == 1.0
     assert (tmp_path / "eval_scaling_single.log").is_file()
+
+
+def test_compress_speed_phases_account_for_the_whole_run(tmp_path):
+    result = run("compress_speed", tmp_path, "--cases", "sparsegpt,gptq-w4g128", "--phases")
+    for row in result["rows"]:
+        for side in ("ours", "direct"):
+            phases = row["phases"][side]
+            seconds = phases["seconds"]
+            assert set(seconds) == {"statistics", "solve", "forward", "trace", "other"}
+            assert sum(seconds.values()) == pytest.approx(phases["total_s"])
+            # 2 decoder layers x 7 Linear modules, each calibrated and then solved once
+            assert phases["calls"]["solve"] == 14 and phases["calls"]["statistics"] >= 14
+            assert phases["calls"]["trace"] == 1 and phases["calls"]["forward"] > 0
+            assert seconds["solve"] > 0 and seconds["statistics"] > 0
+
+
+def test_phase_clock_charges_nested_calls_to_the_inner_phase():
+    import time
+
+    from bench.phases import PhaseClock
+
+    clock = PhaseClock()
+    inner = clock.wrap("statistics", lambda: time.sleep(0.05))
+    outer = clock.wrap("forward", lambda: (time.sleep(0.02), inner()))
+    outer()
+    breakdown = clock.breakdown(0.1)
+    assert breakdown["seconds"]["statistics"] == pytest.approx(0.05, abs=0.02)
+    assert breakdown["seconds"]["forward"] == pytest.approx(0.02, abs=0.02)
+    assert breakdown["seconds"]["other"] == pytest.approx(0.1 - 0.07, abs=0.03)
+    assert breakdown["calls"] == {"statistics": 1, "solve": 0, "forward": 1, "trace": 0}
+
+
+def test_reload_speed_reports_the_first_runs_compression_phases(tmp_path):
+    result = run("reload_speed", tmp_path, "--cases", "sparsegpt", "--phases")
+    (row,) = result["rows"]
+    phases = row["phases"]
+    assert phases["total_s"] == pytest.approx(row["compress_s"])
+    assert phases["calls"]["solve"] == 14 and phases["seconds"]["solve"] > 0

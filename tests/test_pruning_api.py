@@ -151,3 +151,32 @@ def test_save_checkpoint_round_trips_safetensors_only(tiny_model_dir, tmp_path):
     staging.mkdir()
     save_checkpoint(model, None, staging)  # a caller's empty staging folder is written in place
     assert (staging / "config.json").is_file()
+
+
+@pytest.mark.parametrize("method,pattern", [("wanda", "unstructured"), ("sparsegpt", "unstructured"),
+                                            ("wanda", "2:4"), ("sparsegpt", "2:4")])
+def test_zeros_counted_while_pruning_equal_a_scan_of_the_pruned_model(tiny_model_dir, tokens, method, pattern):
+    import compressors.api as api
+
+    model = load(tiny_model_dir)
+    recipe = Recipe(method, sparsity=0.5) if pattern == "unstructured" else Recipe(method, pattern=pattern)
+    scans = []
+    original = api.measured_sparsity
+    api.measured_sparsity = lambda *a, **k: scans.append(1) or original(*a, **k)
+    try:
+        report = compress(model, recipe, tokens, device="cpu", progress=False)
+    finally:
+        api.measured_sparsity = original
+    assert scans == []  # the counts taken while pruning were used, no second pass
+    assert "zeros_counted" not in report
+    assert report["sparsity"] == measured_sparsity(model, recipe)
+    assert report["sparsity"]["overall"] == pytest.approx(0.5, abs=0.01)
+    if pattern == "2:4":
+        assert report["sparsity"]["nm_groups_ok"]
+
+
+def test_pruning_then_quantization_scans_the_final_weights(tiny_model_dir, tokens):
+    model = load(tiny_model_dir)
+    recipe = Recipe("wanda+rtn", sparsity=0.5, bits=4, group_size=64)
+    report = compress(model, recipe, tokens, device="cpu", progress=False)
+    assert report["sparsity"] == measured_sparsity(model, recipe)

@@ -19,24 +19,30 @@ __all__ = ["check_levels"]
 
 
 @torch.no_grad()
-def check_levels(model: torch.nn.Module) -> dict:
+def check_levels(model: torch.nn.Module, device: str | torch.device | None = None) -> dict:
     """``{"layers", "levels_ok", "max_levels_per_group", "allowed_levels", "max_off_grid",
-    "bad_layers"}`` over the quantized modules of ``model`` (``layers`` 0: none quantized)."""
+    "bad_layers"}`` over the quantized modules of ``model`` (``layers`` 0: none quantized).
+
+    ``device``: an accelerator to check on, one module at a time (the float copy, division
+    and per-group sort of a 7B model's weights take about 2 s per decoder layer on the CPU,
+    milliseconds on a GPU); ``None`` or the CPU checks where the weights are."""
+    device = torch.device(device) if device is not None else None
     layers, bad, most, allowed, off_grid = 0, [], 0, 0, 0.0
     for name, module in model.named_modules():
         scheme = getattr(module, "quantization_scheme", None)
         if scheme is None or scheme.weights is None or not hasattr(module, "weight_scale"):
             continue
         args = scheme.weights
-        weight = module.weight.detach().float()
+        target = device if device is not None and device.type != "cpu" else module.weight.device
+        weight = module.weight.detach().to(target, torch.float32)
         rows, columns = weight.shape
         size = columns if args.group_size in (None, -1) else args.group_size
         groups = weight.reshape(rows, columns // size, size)
-        scale = module.weight_scale.detach().float().reshape(rows, -1, 1)
+        scale = module.weight_scale.detach().to(target, torch.float32).reshape(rows, -1, 1)
         codes = torch.where(scale > 0, groups / scale.clamp_min(torch.finfo(torch.float32).tiny), 0.0)
         zero_point = getattr(module, "weight_zero_point", None)
         if zero_point is not None and not args.symmetric:
-            codes = codes + zero_point.detach().float().reshape(rows, -1, 1)
+            codes = codes + zero_point.detach().to(target, torch.float32).reshape(rows, -1, 1)
         rounded = codes.round()
         low, high = -(2 ** (args.num_bits - 1)), 2 ** (args.num_bits - 1) - 1
         ordered = groups.sort(dim=-1).values
