@@ -82,16 +82,19 @@ def compress(
         engine = {"engine": names, "device": stages["quantize"]["device"], "stages": stages}
     else:
         engine = {"engine": None, "device": str(device)}
-    # Pruning alone through llmcompressor counts the zeros as it prunes; quantization after
-    # pruning can add zeros (codes that dequantize to 0), so every other recipe scans.
+    # The zeros of the final weights, counted where they were already being read: by the
+    # pruning solver (pruning alone through llmcompressor) or by the quantization levels check
+    # (quantization can add zeros: codes that dequantize to 0); otherwise a scan.
     counted = stages.get("prune", {}).pop("zeros_counted", None)
+    quantization = None
+    if recipe.quant_method:
+        quantization, counted = _quantization_report(model, recipe, device)
     if recipe.on_load:
         sparsity = None
-    elif counted is not None and not recipe.quant_method:
-        sparsity = sparsity_report(counted, recipe)
+    elif counted is not None and set(counted) >= set(linears):
+        sparsity = sparsity_report({name: counted[name] for name in linears}, recipe)
     else:
         sparsity = measured_sparsity(model, recipe, device)
-    quantization = _quantization_report(model, recipe, device) if recipe.quant_method else None
     report = {
         "recipe": recipe.as_dict(),
         "sparsity": sparsity,
@@ -124,7 +127,9 @@ def check_group_size(model: torch.nn.Module, recipe: Recipe) -> None:
         check_group_sizes(select_linears(model, recipe.ignore)[0], recipe.group_size)
 
 
-def _quantization_report(model: torch.nn.Module, recipe: Recipe, device: torch.device) -> dict:
+def _quantization_report(model: torch.nn.Module, recipe: Recipe, device: torch.device) -> tuple[dict, dict | None]:
+    """The quantization part of the report, and the zero counts of the quantized weights
+    (``None`` for the methods that quantize on load, whose levels are not checked)."""
     from compressors.quantization.levels import check_levels
     from compressors.quantization.scheme import scheme_label
 
@@ -132,9 +137,10 @@ def _quantization_report(model: torch.nn.Module, recipe: Recipe, device: torch.d
         "scheme": scheme_label(recipe),
         **{k: getattr(recipe, k) for k in ("bits", "group_size", "symmetric", "act_order")},
     }
-    if not recipe.on_load:
-        report["levels"] = check_levels(model, device)
-    return report
+    if recipe.on_load:
+        return report, None
+    report["levels"], zeros = check_levels(model, device, recipe.nm)
+    return report, zeros
 
 
 def _check_calibration(model, calibration, method: str) -> None:

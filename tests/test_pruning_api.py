@@ -153,21 +153,26 @@ def test_save_checkpoint_round_trips_safetensors_only(tiny_model_dir, tmp_path):
     assert (staging / "config.json").is_file()
 
 
-@pytest.mark.parametrize("method,pattern", [("wanda", "unstructured"), ("sparsegpt", "unstructured"),
-                                            ("wanda", "2:4"), ("sparsegpt", "2:4")])
-def test_zeros_counted_while_pruning_equal_a_scan_of_the_pruned_model(tiny_model_dir, tokens, method, pattern):
+def compress_counting_scans(model, recipe, tokens) -> tuple[dict, int]:
+    """``compress``'s report and how many times it scanned the model for zeros."""
     import compressors.api as api
 
-    model = load(tiny_model_dir)
-    recipe = Recipe(method, sparsity=0.5) if pattern == "unstructured" else Recipe(method, pattern=pattern)
     scans = []
     original = api.measured_sparsity
     api.measured_sparsity = lambda *a, **k: scans.append(1) or original(*a, **k)
     try:
-        report = compress(model, recipe, tokens, device="cpu", progress=False)
+        return compress(model, recipe, tokens, device="cpu", progress=False), len(scans)
     finally:
         api.measured_sparsity = original
-    assert scans == []  # the counts taken while pruning were used, no second pass
+
+
+@pytest.mark.parametrize("method,pattern", [("wanda", "unstructured"), ("sparsegpt", "unstructured"),
+                                            ("wanda", "2:4"), ("sparsegpt", "2:4")])
+def test_zeros_counted_while_pruning_equal_a_scan_of_the_pruned_model(tiny_model_dir, tokens, method, pattern):
+    model = load(tiny_model_dir)
+    recipe = Recipe(method, sparsity=0.5) if pattern == "unstructured" else Recipe(method, pattern=pattern)
+    report, scans = compress_counting_scans(model, recipe, tokens)
+    assert scans == 0  # the counts taken while pruning were used, no second pass
     assert "zeros_counted" not in report
     assert report["sparsity"] == measured_sparsity(model, recipe)
     assert report["sparsity"]["overall"] == pytest.approx(0.5, abs=0.01)
@@ -175,8 +180,14 @@ def test_zeros_counted_while_pruning_equal_a_scan_of_the_pruned_model(tiny_model
         assert report["sparsity"]["nm_groups_ok"]
 
 
-def test_pruning_then_quantization_scans_the_final_weights(tiny_model_dir, tokens):
+@pytest.mark.parametrize("method", ["wanda+rtn", "sparsegpt+gptq", "gptq"])
+def test_zeros_of_quantized_weights_are_counted_in_the_levels_pass(tiny_model_dir, tokens, method):
     model = load(tiny_model_dir)
-    recipe = Recipe("wanda+rtn", sparsity=0.5, bits=4, group_size=64)
-    report = compress(model, recipe, tokens, device="cpu", progress=False)
+    pruned = "+" in method
+    recipe = Recipe(method, bits=4, group_size=64, **({"pattern": "2:4"} if pruned else {}))
+    report, scans = compress_counting_scans(model, recipe, tokens)
+    assert scans == 0 and report["quantization"]["levels"]["levels_ok"]
+    # the final (quantized) weights' zeros, which quantization can add to
     assert report["sparsity"] == measured_sparsity(model, recipe)
+    if pruned:
+        assert report["sparsity"]["nm_groups_ok"] and report["sparsity"]["overall"] >= 0.5

@@ -19,30 +19,40 @@ __all__ = ["check_levels"]
 
 
 @torch.no_grad()
-def check_levels(model: torch.nn.Module, device: str | torch.device | None = None) -> dict:
-    """``{"layers", "levels_ok", "max_levels_per_group", "allowed_levels", "max_off_grid",
-    "bad_layers"}`` over the quantized modules of ``model`` (``layers`` 0: none quantized).
+def check_levels(model: torch.nn.Module, device: str | torch.device | None = None,
+                 nm: tuple[int, int] | None = None) -> tuple[dict, dict]:
+    """``(report, zeros)``: ``report`` = ``{"layers", "levels_ok", "max_levels_per_group",
+    "allowed_levels", "max_off_grid", "bad_layers"}`` over the quantized modules of ``model``
+    (``layers`` 0: none quantized); ``zeros`` = ``{name: (zeros, elements, nm_ok)}`` of the
+    same weights (:func:`compressors.pruning.zeros.layer_zeros`, ``nm`` the pattern to check),
+    counted in the same pass so that the sparsity report needs no second one.
 
     ``device``: an accelerator to check on, one module at a time (the float copy, division
     and per-group sort of a 7B model's weights take about 2 s per decoder layer on the CPU,
-    milliseconds on a GPU); ``None`` or the CPU checks where the weights are."""
+    milliseconds on a GPU); ``None`` or the CPU checks where the weights are. A weight crosses
+    to the accelerator in its own dtype and is widened there."""
+    from compressors.pruning.zeros import layer_zeros
+
     device = torch.device(device) if device is not None else None
     layers, bad, most, allowed, off_grid = 0, [], 0, 0, 0.0
+    zeros = {}
     for name, module in model.named_modules():
         scheme = getattr(module, "quantization_scheme", None)
         if scheme is None or scheme.weights is None or not hasattr(module, "weight_scale"):
             continue
         args = scheme.weights
         target = device if device is not None and device.type != "cpu" else module.weight.device
-        weight = module.weight.detach().to(target, torch.float32)
+        stored = module.weight.detach().to(target)
+        count, nm_ok = layer_zeros(stored, nm)
+        weight = stored.float()
         rows, columns = weight.shape
         size = columns if args.group_size in (None, -1) else args.group_size
         groups = weight.reshape(rows, columns // size, size)
-        scale = module.weight_scale.detach().to(target, torch.float32).reshape(rows, -1, 1)
+        scale = module.weight_scale.detach().to(target).float().reshape(rows, -1, 1)
         codes = torch.where(scale > 0, groups / scale.clamp_min(torch.finfo(torch.float32).tiny), 0.0)
         zero_point = getattr(module, "weight_zero_point", None)
         if zero_point is not None and not args.symmetric:
-            codes = codes + zero_point.detach().to(target, torch.float32).reshape(rows, -1, 1)
+            codes = codes + zero_point.detach().to(target).float().reshape(rows, -1, 1)
         rounded = codes.round()
         low, high = -(2 ** (args.num_bits - 1)), 2 ** (args.num_bits - 1) - 1
         ordered = groups.sort(dim=-1).values
@@ -52,7 +62,8 @@ def check_levels(model: torch.nn.Module, device: str | torch.device | None = Non
         off_grid = max(off_grid, float((codes - rounded).abs().max()))
         if distinct > 2**args.num_bits or rounded.min() < low or rounded.max() > high:
             bad.append(name)
-    return {
+        zeros[name] = (int(count), stored.numel(), None if nm_ok is None else bool(nm_ok))
+    report = {
         "layers": layers,
         "levels_ok": layers > 0 and not bad,
         "max_levels_per_group": most,
@@ -60,3 +71,4 @@ def check_levels(model: torch.nn.Module, device: str | torch.device | None = Non
         "max_off_grid": off_grid,
         "bad_layers": bad,
     }
+    return report, zeros
