@@ -3,9 +3,10 @@
 Memory stays bounded by the chunk size, not the model: a tensor is read in chunks of whole
 rows (``chunk_mib``, 64 MiB by default; a single row longer than that is one chunk), each
 chunk is turned into its streams (:mod:`compressors.storage.streams`) and every (stream,
-codec) pair is coded by a thread pool that covers all cores (the codecs release the GIL).
-At most ``2 * chunk_mib`` of raw bytes are in flight at once, so the peak is a few times
-that plus one compressed copy per worker. Finished tensors go to a :class:`Journal`, so an
+codec) pair is coded, both in a thread pool that covers all cores (the codecs and numpy's
+large-array work release the GIL; the calling thread only reads). At most ``max(2, workers)
+* chunk_mib`` of raw bytes are in flight at once, so the peak is a few times that plus one
+compressed copy per worker. Finished tensors go to a :class:`Journal`, so an
 interrupted run resumes where it stopped.
 
 Chunks are coded independently, as a chunked file format would (ZipNN compresses in
@@ -32,6 +33,7 @@ import hashlib
 import json
 import math
 import os
+import threading
 import time
 import zlib
 from collections import defaultdict
@@ -47,7 +49,7 @@ from compressors.storage.checkpoint import Checkpoint, TensorRecord, open_checkp
 from compressors.storage.codecs import DEFAULT_CODECS, CodecRun, get_codecs, measure
 from compressors.storage.entropy import Histogram
 from compressors.storage.persist import Journal
-from compressors.storage.streams import STREAMS, LayoutPlan, Stream, build_streams, plan_layouts
+from compressors.storage.streams import STREAMS, LayoutPlan, build_streams, plan_layouts
 
 
 def default_workers() -> int:
@@ -125,24 +127,21 @@ def analyze(
     )
     pool = ThreadPoolExecutor(max_workers=options.workers)
     pending: list[_TensorJob] = []
-    limit = 2 * options.chunk_mib << 20
+    # Enough chunks in flight to keep every worker busy (two at least, so that reading the
+    # next overlaps coding the last); on 16 cores a bound of two chunks kept 2.3 busy.
+    limit = max(2, options.workers) * options.chunk_mib << 20
     try:
         for record in todo:
             job = _TensorJob(record, options, bits)
             pending.append(job)
-            for unit, (first, rows) in enumerate(_units(record, options)):
-                streams = job.prepare(record.read_rows(first, rows))
-                for stream in streams:
-                    for codec in codecs:
-                        where = f"{record.file}: tensor {record.name}: {stream.name}"
-                        parts = [p for _, p in stream.parts]
-                        job.futures.append((unit, stream.name, codec.name, pool.submit(measure, codec, parts, options.verify, where)))
+            for first, rows in _units(record, options):
+                job.queue_unit(record.read_rows(first, rows), pool, codecs)
                 while sum(j.inflight_bytes() for j in pending) > limit:
-                    wait([f for j in pending for *_, f in j.futures if not f.done()], return_when=FIRST_COMPLETED)
+                    wait([f for j in pending for f in j.open_futures()], return_when=FIRST_COMPLETED)
                     _finish(pending, done, log, bar)
             _finish(pending, done, log, bar)
         while pending:
-            wait([f for *_, f in pending[0].futures], return_when=FIRST_COMPLETED)
+            wait(pending[0].open_futures(), return_when=FIRST_COMPLETED)
             _finish(pending, done, log, bar)
     except BaseException:
         pool.shutdown(wait=True, cancel_futures=True)
@@ -208,13 +207,16 @@ def _sampling(record: TensorRecord, options: AnalysisOptions, units: int, read_b
 
 
 class _TensorJob:
-    """Accumulates the results of one tensor's units as their codec runs finish."""
+    """Accumulates the results of one tensor's units as their streams are built and their
+    codec runs finish, both in the pool (the shared state is updated under ``lock``)."""
 
     def __init__(self, record: TensorRecord, options: AnalysisOptions, bits: int | None):
         self.record, self.options, self.bits = record, options, bits
         self.kind = tensor_kind(record, bits)
         self.plan: LayoutPlan | None = None
         self.nm_broken = False
+        self.lock = threading.Lock()
+        self.prepares: list[tuple[int, Future]] = []
         self.futures: list[tuple[int, str, str, Future]] = []
         self.unit_bytes: list[int] = []
         self.zeros = 0
@@ -228,37 +230,74 @@ class _TensorJob:
             return Histogram(1 << self.bits)
         return Histogram(1 << self.record.dtype.bits) if self.record.dtype.itemsize <= 2 else None
 
-    def prepare(self, raw: np.ndarray) -> list[Stream]:
-        """Streams of one unit; counts its symbols for the entropy bounds."""
+    def queue_unit(self, raw: np.ndarray, pool: ThreadPoolExecutor, codecs) -> None:
+        """Queue the next unit: its streams are built in ``pool``, which then codes them. The
+        layouts are chosen here, from the tensor's first unit."""
         o, record = self.options, self.record
         if self.plan is None:
             self.plan = plan_layouts(raw, record, o.layouts, o.grouping, o.sparse_min)
-        streams = build_streams(raw, record, self.plan, o.verify)
-        self.nm_broken |= self.plan.nm is not None and "nm" not in {s.name for s in streams}
+        unit = len(self.unit_bytes)
         self.unit_bytes.append(raw.size)
+        future = pool.submit(self._prepare, unit, raw, pool, codecs)
+        with self.lock:
+            self.prepares.append((unit, future))
+
+    def _prepare(self, unit: int, raw: np.ndarray, pool: ThreadPoolExecutor, codecs) -> None:
+        """Streams of one unit, their symbol counts (entropy bounds) and their codec runs."""
+        o, record = self.options, self.record
+        streams = build_streams(raw, record, self.plan, o.verify)
+        zeros = 0
         if record.dtype.kind == "float":
-            self.zeros += raw.size // record.dtype.itemsize - int(np.count_nonzero(raw.view(f"<u{record.dtype.itemsize}")))
+            zeros = raw.size // record.dtype.itemsize - int(np.count_nonzero(raw.view(f"<u{record.dtype.itemsize}")))
+        values = self._value_histogram()
         if self.kind == "packed":
-            packed.add_fields(self.values, raw, record.row_length * record.dtype.itemsize, self.bits)
-        elif self.values is not None:
-            self.values.add(raw.view(f"<u{record.dtype.itemsize}"))
+            packed.add_fields(values, raw, record.row_length * record.dtype.itemsize, self.bits)
+        elif values is not None:
+            values.add(raw.view(f"<u{record.dtype.itemsize}"))
+        parts = []
         for stream in streams:
-            self.layout_s[stream.name][0] += stream.prepare_s
-            self.layout_s[stream.name][1] += stream.restore_s
             for name, part in stream.parts:
-                self.parts[stream.name].setdefault(name, Histogram()).add(part)
-                self.part_bytes[stream.name][name] += part.size
-        return streams
+                histogram = Histogram()
+                histogram.add(part)
+                parts.append((stream.name, name, histogram, part.size))
+        futures = [
+            (unit, stream.name, codec.name,
+             pool.submit(measure, codec, [p for _, p in stream.parts], o.verify,
+                         f"{record.file}: tensor {record.name}: {stream.name}"))
+            for stream in streams for codec in codecs
+        ]
+        with self.lock:
+            self.nm_broken |= self.plan.nm is not None and "nm" not in {s.name for s in streams}
+            self.zeros += zeros
+            if values is not None:
+                self.values.counts += values.counts
+            for stream in streams:
+                self.layout_s[stream.name][0] += stream.prepare_s
+                self.layout_s[stream.name][1] += stream.restore_s
+            for stream_name, name, histogram, size in parts:
+                self.parts[stream_name].setdefault(name, Histogram()).counts += histogram.counts
+                self.part_bytes[stream_name][name] += size
+            self.futures.extend(futures)
+
+    def open_futures(self) -> list[Future]:
+        """The unit preparations and codec runs still running or queued."""
+        with self.lock:
+            return [f for _, f in self.prepares if not f.done()] + [f for *_, f in self.futures if not f.done()]
 
     def inflight_bytes(self) -> int:
-        busy = {unit for unit, *_, f in self.futures if not f.done()}
+        with self.lock:
+            busy = {unit for unit, f in self.prepares if not f.done()}
+            busy |= {unit for unit, *_, f in self.futures if not f.done()}
         return sum(self.unit_bytes[u] for u in busy)
 
     def done(self) -> bool:
-        return all(f.done() for *_, f in self.futures)
+        # a preparation is done only once it has queued its codec runs
+        return not self.open_futures()
 
     def result(self) -> dict:
         """The tensor's JSON-ready result, every size scaled to the whole tensor."""
+        for _, future in self.prepares:
+            future.result()  # a failed preparation raises here
         record, plan = self.record, self.plan
         read = sum(self.unit_bytes)
         scale, fpc = _sampling(record, self.options, len(self.unit_bytes), read)
