@@ -3,7 +3,8 @@
 * a checkpoint folder (the small real SmolLM2-135M-Instruct, or the tiny random Llama of the
   smoke modes), loaded fresh for every run;
 * a named shape with random weights: ``llama2-7b`` is Llama-2-7B (Touvron et al. 2023:
-  hidden 4096, 32 layers, 32 heads, MLP 11008), built in memory with Hugging Face's own
+  hidden 4096, 32 layers, 32 heads, MLP 11008; ``llama-small`` is a CPU-sized Llama whose
+  decoding, like a 7B's on a GPU, is bound by per-step overhead), built in memory with Hugging Face's own
   initialisation (normal, std 0.02) in bf16. Compression and evaluation speed depend on the
   shapes, not the values. ``layers`` builds fewer decoder layers of the same widths, for
   methods whose full run does not fit a device call (the scripts then say so and scale per
@@ -26,6 +27,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SHAPES: dict[str, dict] = {
+    # per-step overhead dominates as in a 7B's decoding on a GPU, but it runs on 2 CPU cores
+    "llama-small": dict(
+        hidden_size=256,
+        intermediate_size=512,
+        num_hidden_layers=8,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        vocab_size=32000,
+        max_position_embeddings=4096,
+        rms_norm_eps=1e-5,
+    ),
     "llama2-7b": dict(
         hidden_size=4096,
         intermediate_size=11008,
