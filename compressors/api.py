@@ -33,7 +33,7 @@ from pathlib import Path
 import torch
 
 from compressors.pruning.targets import check_prunable, select_linears
-from compressors.pruning.zeros import layer_zeros, sparsity_report
+from compressors.pruning.zeros import counting_device, layer_zeros, settled, sparsity_report
 from compressors.recipe import METHODS, Recipe
 from compressors.versions import library_versions
 
@@ -177,10 +177,8 @@ def measured_sparsity(model: torch.nn.Module, recipe: Recipe, device: str | torc
     layers = {}
     for name, module in linears.items():
         weight = module.weight.detach()
-        if device is not None and device.type != "cpu" and weight.device != device:
-            weight = weight.to(device)
-        zeros, nm_ok = layer_zeros(weight, recipe.nm)
-        layers[name] = (int(zeros), weight.numel(), None if nm_ok is None else bool(nm_ok))
+        weight = weight.to(counting_device(device, weight))
+        layers[name] = settled(*layer_zeros(weight, recipe.nm), weight.numel())
     return sparsity_report(layers, recipe)
 
 

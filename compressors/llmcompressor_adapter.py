@@ -69,6 +69,8 @@ from llmcompressor.modifiers.quantization import QuantizationModifier
 from llmcompressor.modifiers.transform.awq import AWQModifier
 from llmcompressor.utils.dev import get_main_device
 
+from compressors.pruning.zeros import layer_zeros, settled
+
 __all__ = ["MODIFIERS", "QUANTIZERS", "prune_with_modifier", "quantize_with_modifier"]
 
 MODIFIERS = {"sparsegpt": SparseGPTModifier, "wanda": WandaPruningModifier}
@@ -116,11 +118,8 @@ def prune_with_modifier(
         "batch_size": batch_size,
         "options": {"mask_structure": modifier.mask_structure, **options},
     }
-    if set(counted) == set(targets):
-        report["zeros_counted"] = {
-            name: (int(zeros), numel, None if nm_ok is None else bool(nm_ok))
-            for name, (zeros, nm_ok, numel) in counted.items()
-        }
+    # compressors.api uses these only if they cover every module it reports on
+    report["zeros_counted"] = {name: settled(*counts) for name, counts in counted.items()}
     return report
 
 
@@ -135,8 +134,6 @@ def _counting_zeros(method: str, model: torch.nn.Module, targets: list[str], nm:
     across PCIe (1.6 s on an H200, 5% of Wanda's whole run). Yields ``{name: (zeros, nm_ok,
     numel)}`` (tensors until the run ends) for the modules in ``targets`` that were pruned."""
     import importlib
-
-    from compressors.pruning.zeros import layer_zeros
 
     base = importlib.import_module(f"llmcompressor.modifiers.pruning.{method}.base")
     wanted = set(targets)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["LayerZeros", "layer_zeros", "sparsity_report"]
+__all__ = ["LayerZeros", "counting_device", "layer_zeros", "settled", "sparsity_report"]
 
 # (zeros, elements, every N:M group holds N zeros: None without a pattern), per weight
 LayerZeros = tuple[int, int, "bool | None"]
@@ -19,6 +19,12 @@ def _zero_test_view(weight: torch.Tensor) -> torch.Tensor:
     if weight.dtype in (torch.bfloat16, torch.float16):
         return weight.view(torch.int16) << 1
     return weight
+
+
+def counting_device(device: torch.device | None, tensor: torch.Tensor) -> torch.device:
+    """Where to count ``tensor``: the accelerator ``device``, or where it is (``device``
+    ``None`` or the CPU)."""
+    return device if device is not None and device.type != "cpu" else tensor.device
 
 
 def layer_zeros(weight: torch.Tensor, nm: tuple[int, int] | None) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -33,6 +39,11 @@ def layer_zeros(weight: torch.Tensor, nm: tuple[int, int] | None) -> tuple[torch
     if weight.shape[1] % m:
         return zeros, torch.tensor(False)
     return zeros, ((weight == 0).reshape(weight.shape[0], -1, m).sum(dim=2) >= n).all()
+
+
+def settled(zeros: torch.Tensor, nm_ok: torch.Tensor | None, numel: int) -> LayerZeros:
+    """:func:`layer_zeros`' tensors as plain numbers (this synchronises with their device)."""
+    return int(zeros), numel, None if nm_ok is None else bool(nm_ok)
 
 
 def sparsity_report(layers: dict[str, LayerZeros], recipe) -> dict:

@@ -31,7 +31,7 @@ def check_levels(model: torch.nn.Module, device: str | torch.device | None = Non
     and per-group sort of a 7B model's weights take about 2 s per decoder layer on the CPU,
     milliseconds on a GPU); ``None`` or the CPU checks where the weights are. A weight crosses
     to the accelerator in its own dtype and is widened there."""
-    from compressors.pruning.zeros import layer_zeros
+    from compressors.pruning.zeros import counting_device, layer_zeros, settled
 
     device = torch.device(device) if device is not None else None
     layers, bad, most, allowed, off_grid = 0, [], 0, 0, 0.0
@@ -41,7 +41,7 @@ def check_levels(model: torch.nn.Module, device: str | torch.device | None = Non
         if scheme is None or scheme.weights is None or not hasattr(module, "weight_scale"):
             continue
         args = scheme.weights
-        target = device if device is not None and device.type != "cpu" else module.weight.device
+        target = counting_device(device, module.weight)
         stored = module.weight.detach().to(target)
         count, nm_ok = layer_zeros(stored, nm)
         weight = stored.float()
@@ -62,7 +62,7 @@ def check_levels(model: torch.nn.Module, device: str | torch.device | None = Non
         off_grid = max(off_grid, float((codes - rounded).abs().max()))
         if distinct > 2**args.num_bits or rounded.min() < low or rounded.max() > high:
             bad.append(name)
-        zeros[name] = (int(count), stored.numel(), None if nm_ok is None else bool(nm_ok))
+        zeros[name] = settled(count, nm_ok, stored.numel())
     report = {
         "layers": layers,
         "levels_ok": layers > 0 and not bad,

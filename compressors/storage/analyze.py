@@ -128,7 +128,8 @@ def analyze(
     pool = ThreadPoolExecutor(max_workers=options.workers)
     pending: list[_TensorJob] = []
     # Enough chunks in flight to keep every worker busy (two at least, so that reading the
-    # next overlaps coding the last); on 16 cores a bound of two chunks kept 2.3 busy.
+    # next overlaps coding the last); two chunks, with streams built on the calling thread,
+    # kept about 2.3 of 16 cores busy.
     limit = max(2, options.workers) * options.chunk_mib << 20
     try:
         for record in todo:
