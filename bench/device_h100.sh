@@ -9,6 +9,7 @@
 #   CASES=gptq-w4g128,sparsegpt-2:4 bash bench/device_h100.sh compress   # some cases only
 #   bash bench/device_h100.sh reload eval storage # 3, 4, 5 (they share one random 7B folder)
 #   RELOAD_CASES=sparsegpt bash bench/device_h100.sh reload   # a full 32-layer SparseGPT run, cached
+#   EVAL_ARGS="--profile \$OUT/profile" bash bench/device_h100.sh eval   # + torch.profiler tables
 # Compression runs report llmcompressor's phases (bench/phases.py: statistics, solve, forward...).
 #   bash bench/device_h100.sh gpu-tests           # the GPU-only tests (AWQ, bitsandbytes)
 #   bash bench/device_h100.sh scaling             # the 2-GPU kind (nvidia-h200-x2): 1 GPU vs 2
@@ -25,6 +26,15 @@ echo "import site; site.addsitedir('/tmp/site')" > "$(python3 -c 'import site; p
 TOK=.whl/bench_assets/tokenizer
 SRC=/tmp/llama2-7b            # random-weight Llama-2-7B checkpoint, written once per machine
 SRC2=/tmp/llama2-7b-2layers   # the same widths, 2 decoder layers (storage analysis)
+
+# GPU clocks, power, temperature and load once a second for the whole call (throttling or a
+# busy neighbour shows there), into $OUT/gpu_samples.csv
+if command -v nvidia-smi > /dev/null; then
+  nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,power.draw,temperature.gpu,utilization.gpu,memory.used \
+    --format=csv -l 1 > "$OUT/gpu_samples.csv" 2> /dev/null &
+  SAMPLER=$!
+  trap 'kill $SAMPLER 2> /dev/null' EXIT
+fi
 
 step() {  # name, seconds, command...
   local name=$1 limit=$2; shift 2

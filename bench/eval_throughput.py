@@ -31,7 +31,11 @@ that the same requests reached later in the process, an order effect that a sing
 fixed order charges to whichever task comes first. ``ll_req_per_s`` is log-likelihood requests
 per second of log-likelihood time and ``ratio_loglikelihood`` its kick / built-in ratio: the
 work the two MMLU tasks share (``kick_mmlu`` adds the reference's one-token greedy answer, a
-generation request per question, on top of it).
+generation request per question, on top of it). Where the request time goes: ``batches_s``
+inside the model's batches (``_model_generate`` and ``_model_call``, GPU synchronised, search
+excluded; ``model_batches_s`` per kind), ``around_batches_s`` lm-eval's work around them
+(tokenizing, sorting, scoring), ``gc_s`` the garbage collector's pauses. ``--profile DIR``
+adds one run of each paired task under ``torch.profiler`` and writes its operator table.
 
     KICK_DATA_DIR=/path/to/data python -m bench.eval_throughput --preset cpu  [--json out.json]
     KICK_DATA_DIR=/path/to/data python -m bench.eval_throughput --preset h100 [--json out.json]
@@ -45,6 +49,7 @@ import os
 os.environ.setdefault("TQDM_DISABLE", "1")
 
 import argparse
+import gc
 import tempfile
 import time
 from pathlib import Path
@@ -76,7 +81,8 @@ PRESETS = {
 
 COLUMNS = {
     "task": "", "docs": "", "requests": "", "batch": "", "prompt_tokens": ".0f", "gen_tokens": "", "answer_tokens": "",
-    "wall_s": ".2f", "search_s": ".2f", "model_s": ".2f", "prompts_per_s": ".2f", "gen_tok_per_s": ".1f",
+    "wall_s": ".2f", "search_s": ".2f", "model_s": ".2f", "batches_s": ".2f", "around_batches_s": ".2f",
+    "gc_s": ".2f", "prompts_per_s": ".2f", "gen_tok_per_s": ".1f",
     "ll_req_per_s": ".1f", "runs": "", "vs": "", "ratio_prompts": ".3f", "ratio_tokens": ".3f",
     "ratio_loglikelihood": ".3f",
 }
@@ -97,6 +103,10 @@ def parse_args(argv):
                    help="run every task on 2 questions before timing (steady-state throughput)")
     p.add_argument("--repeats", type=int, help="timed runs of each kick task and its partner, in ABBA order; "
                                                "the fastest counts")
+    p.add_argument("--profile", metavar="DIR",
+                   help="after the timed runs, run each paired task once more on --profile-docs questions under "
+                        "torch.profiler and write its operator table (self CPU and device time) to DIR/<task>.txt")
+    p.add_argument("--profile-docs", type=int, default=32, help="questions of the profiled run (default 32)")
     p.add_argument("--skip-unpaired", action="store_true",
                    help="leave out builtin_triviaqa_local (lm-eval's own stop strings, up to 256 tokens: a reference)")
     args = apply_preset(p, p.parse_args(argv), PRESETS)
@@ -126,8 +136,11 @@ class RequestMeter:
             if not requests and at_max_length:
                 self.detected.append(at_max_length[0])
                 return at_max_length[0]
-            start = time.perf_counter()
-            size = detect(requests, pos)
+            start, self.detecting = time.perf_counter(), True
+            try:
+                size = detect(requests, pos)
+            finally:
+                self.detecting = False
             self.detected.append(size)
             self.detect_s += time.perf_counter() - start
             if not requests:
@@ -135,20 +148,49 @@ class RequestMeter:
             return size
 
         lm._detect_batch_size = timed_detect
-        generate = lm._model_generate
+        generate, forward = lm._model_generate, lm._model_call
+        synchronize = _synchronize()
 
         def counted_generate(context, *args, **kwargs):
+            synchronize()
+            start = time.perf_counter()
             sequences = generate(context, *args, **kwargs)
+            synchronize()
+            self.batch_s["generate"] += time.perf_counter() - start
             self.generated += sequences.shape[0] * (sequences.shape[1] - context.shape[1])
             return sequences
 
-        lm._model_generate = counted_generate
+        def timed_forward(*args, **kwargs):
+            synchronize()
+            start = time.perf_counter()
+            logits = forward(*args, **kwargs)
+            synchronize()
+            if not self.detecting:  # the search's trial batches are in search_s
+                self.batch_s["forward"] += time.perf_counter() - start
+            return logits
+
+        lm._model_generate, lm._model_call = counted_generate, timed_forward
+        gc.callbacks.append(self._gc_clock)
+
+    def close(self) -> None:
+        gc.callbacks.remove(self._gc_clock)
+
+    def _gc_clock(self, phase: str, info: dict) -> None:
+        # the collector's pauses (a large heap of task objects slows every collection)
+        if phase == "start":
+            self._gc_start = time.perf_counter()
+        else:
+            self.gc_s += time.perf_counter() - self._gc_start
+            self.gc_collections[info["generation"]] += 1
 
     def reset(self) -> None:
         self.calls: list[tuple[str, list, list, float, float]] = []
         self.detected: list[int] = []
         self.detect_s = 0.0
         self.generated = 0
+        self.batch_s = {"generate": 0.0, "forward": 0.0}  # inside the model
+        self.detecting = False
+        self.gc_s, self.gc_collections = 0.0, [0, 0, 0]
 
     def _timed(self, name, method):
         def timed(requests, *args, **kwargs):
@@ -176,7 +218,15 @@ class RequestMeter:
                 out["answer_tokens"] += sum(len(encode(answer)) for answer in answers)
         out["batch"] = ",".join(str(b) for b in self.detected) or str(self.lm.batch_size)
         out["detect_s"] = self.detect_s
+        out["batch_s"] = dict(self.batch_s)
+        out["gc_s"], out["gc_collections"] = self.gc_s, list(self.gc_collections)
         return out
+
+
+def _synchronize():
+    import torch
+
+    return torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)
 
 
 def evaluate(lm, meter: RequestMeter, task: str, limit: int, manager) -> dict:
@@ -205,9 +255,36 @@ def evaluate(lm, meter: RequestMeter, task: str, limit: int, manager) -> dict:
         "gen_tok_per_s": stats["gen_tokens"] / stats["generate_s"] if stats["generate_s"] else None,
         "method_s": stats["method_s"],
         "ll_req_per_s": loglikelihood / stats["method_s"]["loglikelihood"] if loglikelihood else None,
+        # where the request time went: the model's own batches (generate / forward, GPU
+        # synchronised), lm-eval's work around them, the garbage collector's pauses
+        "model_batches_s": stats["batch_s"],
+        "batches_s": sum(stats["batch_s"].values()),
+        "around_batches_s": stats["model_s"] - stats["detect_s"] - sum(stats["batch_s"].values()),
+        "gc_s": stats["gc_s"],
+        "gc_collections": stats["gc_collections"],
         "peak_gpu_gib": timing.peak_gpu_gib,
         "metrics": {k: v for k, v in out["results"][task].items() if isinstance(v, (int, float))},
     }
+
+
+def profiled(lm, meter: RequestMeter, task: str, limit: int, manager, folder: Path) -> dict:
+    """One evaluation of ``task`` under ``torch.profiler`` (CPU and, when there, CUDA): its
+    operator table, sorted by self CPU time, in ``folder/<task>.txt``; returns the file and
+    the ten operators with the most self CPU time (microseconds)."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if torch.cuda.is_available() else [])
+    with profile(activities=activities) as prof:
+        evaluate(lm, meter, task, limit, manager)
+    averages = prof.key_averages()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{task}.txt"
+    path.write_text(averages.table(sort_by="self_cpu_time_total", row_limit=40))
+    top = sorted(averages, key=lambda event: event.self_cpu_time_total, reverse=True)[:10]
+    return {"docs": limit, "table": str(path),
+            "top_self_cpu_us": {event.key: round(event.self_cpu_time_total) for event in top},
+            "calls": {event.key: event.count for event in top}}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -266,6 +343,11 @@ def main(argv: list[str] | None = None) -> int:
                     timed(task, limit, repeat)
         for task, limit in unpaired:
             timed(task, limit, 0)
+        if args.profile:
+            for kick, partner, _ in pairs:
+                for task in (kick, partner):
+                    rows[task]["profile"] = profiled(lm, meter, task, args.profile_docs, manager, Path(args.profile))
+        meter.close()
     for kick, partner, _ in pairs:
         row, other = rows[kick], rows[partner]
         row["vs"] = partner

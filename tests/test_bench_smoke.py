@@ -44,9 +44,18 @@ def test_reload_speed_second_run_loads_without_compressing(tmp_path, capsys):
 
 
 def test_eval_throughput_compares_kick_tasks_with_builtin_tasks_of_the_same_shape(tmp_path, capsys):
-    result = run("eval_throughput", tmp_path)
+    result = run("eval_throughput", tmp_path, "--profile", str(tmp_path / "profile"), "--profile-docs", "2")
     assert "4. evaluation throughput" in capsys.readouterr().out
     rows = {row["task"]: row for row in result["rows"]}
+    for row in rows.values():  # the request time, split: the model's batches and lm-eval around them
+        assert 0 < row["batches_s"] <= row["model_s"] and row["around_batches_s"] >= -1e-3
+        assert row["gc_s"] >= 0 and len(row["gc_collections"]) == 3
+    for task in ("kick_icrqa_closed", "builtin_triviaqa_local_kickgen", "kick_mmlu_abstract_algebra",
+                 "builtin_mmlu_abstract_algebra_local"):
+        profile = rows[task]["profile"]
+        assert profile["docs"] == 2 and "aten::" in (tmp_path / "profile" / f"{task}.txt").read_text()
+        assert profile["top_self_cpu_us"]
+    assert "profile" not in rows["builtin_triviaqa_local"]
     assert set(rows) == {"kick_icrqa_closed", "builtin_triviaqa_local_kickgen", "builtin_triviaqa_local",
                          "kick_mmlu_abstract_algebra", "builtin_mmlu_abstract_algebra_local"}
     assert all(row["docs"] == 2 and row["prompts_per_s"] > 0 for row in rows.values())
