@@ -121,3 +121,20 @@ def test_pruning_then_rtn_keeps_the_mask_without_calibration(tiny_model_dir):
     report = compress(load(tiny_model_dir), recipe, device="cpu", progress=False)
     assert report["sparsity"]["nm_groups_ok"] and report["calibration_shape"] is None
     assert report["quantization"]["levels"]["levels_ok"]
+
+
+@pytest.mark.parametrize("recipe", [Recipe("gptq", bits=4, group_size=32), Recipe("rtn", bits=4, group_size=32)],
+                         ids=["gptq", "rtn"])
+def test_only_fake_quantizing_methods_rewrite_the_weights_afterwards(tiny_model_dir, tokens, monkeypatch, recipe):
+    """GPTQ leaves its grid values in the weights, so the pass that writes them (a second
+    quantization of every weight, on the CPU for a large model) runs for RTN only; the
+    levels check confirms the weights are on their grid either way."""
+    import compressors.llmcompressor_adapter as adapter
+
+    frozen = []
+    freeze = adapter._freeze_quantized_weights
+    monkeypatch.setattr(adapter, "_freeze_quantized_weights", lambda model: frozen.append(1) or freeze(model))
+    report = compress(load(tiny_model_dir), recipe, tokens, device="cpu", progress=False)
+    assert len(frozen) == (recipe.quant_method == "rtn")
+    levels = report["quantization"]["levels"]
+    assert levels["levels_ok"] and levels["layers"] == 14, levels
