@@ -63,7 +63,7 @@ from bench.cli import (
     command_line,
 )
 from bench.machine import describe, load_average, one_line
-from bench.measure import measured
+from bench.measure import measured, synchronizer
 from bench.models import checkpoint_folder
 from bench.output import Results, print_table
 
@@ -149,7 +149,7 @@ class RequestMeter:
 
         lm._detect_batch_size = timed_detect
         generate, forward = lm._model_generate, lm._model_call
-        synchronize = _synchronize()
+        synchronize = synchronizer()
 
         def counted_generate(context, *args, **kwargs):
             synchronize()
@@ -221,12 +221,6 @@ class RequestMeter:
         out["batch_s"] = dict(self.batch_s)
         out["gc_s"], out["gc_collections"] = self.gc_s, list(self.gc_collections)
         return out
-
-
-def _synchronize():
-    import torch
-
-    return torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)
 
 
 def evaluate(lm, meter: RequestMeter, task: str, limit: int, manager) -> dict:

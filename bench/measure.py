@@ -1,5 +1,6 @@
 """Timers, peak memory and disk reads for the benchmarks.
 
+* :func:`synchronizer` – a GPU synchronisation for timers (a no-op without a GPU).
 * :func:`measured` – wall time, process CPU time (all threads: robust to a busy neighbour on a
   shared machine, unlike wall time), peak GPU memory (``torch.cuda.max_memory_allocated``,
   reset on entry) and peak resident memory of the process (``VmHWM``, reset on entry through
@@ -57,6 +58,13 @@ def _cuda():
     import torch
 
     return torch.cuda if torch.cuda.is_available() else None
+
+
+def synchronizer():
+    """``torch.cuda.synchronize`` when there is a GPU, else a no-op: for timers that must
+    charge queued GPU work to the code that queued it."""
+    cuda = _cuda()
+    return cuda.synchronize if cuda is not None else (lambda: None)
 
 
 @contextmanager

@@ -29,6 +29,8 @@ import importlib
 import time
 from contextlib import contextmanager
 
+from bench.measure import synchronizer
+
 # (module, attribute, phase): the names llmcompressor 0.14's modifiers and pipeline call.
 HOOKED = (
     ("llmcompressor.modifiers.pruning.sparsegpt.base", "accumulate_hessian", "statistics"),
@@ -44,12 +46,6 @@ HOOKED = (
 PHASES = ("statistics", "solve", "forward", "trace", "other")
 
 
-def _synchronize():
-    import torch
-
-    return torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)
-
-
 class PhaseClock:
     """Exclusive wall time per phase (a call's time less the phases nested inside it)."""
 
@@ -57,7 +53,7 @@ class PhaseClock:
         self.seconds = dict.fromkeys(PHASES, 0.0)
         self.calls = dict.fromkeys(PHASES, 0)
         self._nested: list[float] = []  # per open call: time spent in the calls nested in it
-        self._sync = _synchronize()
+        self._sync = synchronizer()
 
     def wrap(self, phase: str, function):
         def timed(*args, **kwargs):

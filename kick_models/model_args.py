@@ -27,7 +27,7 @@ KICK_ARGS = {
     "export": "folder to write the compressed checkpoint to (for --model hf / vLLM)",
     "compress_device": "device for compression (default: cuda if available, else cpu)",
     "storage": "true: attach the on-disk compressibility summary to the results",
-    "cudnn_attention": "true: let generation use PyTorch's cuDNN attention (default false: slower per step)",
+    "cudnn_attention": "true: generation may use PyTorch's cuDNN attention (default false: it plans each new shape, ~0.8 ms CPU per layer and step on Hopper)",
 }
 
 FROM_PRETRAINED_ARGS = {"attn_implementation", "device_map", "low_cpu_mem_usage", "use_safetensors", "local_files_only"}

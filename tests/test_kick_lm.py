@@ -176,7 +176,7 @@ def test_kick_storage_builds_a_recipe_then_measures_it(tiny_model_dir, tmp_path,
 @pytest.mark.parametrize("cudnn_attention", [False, True])
 def test_generation_leaves_out_cudnn_attention_unless_asked(tiny_model_dir, tmp_path, monkeypatch, cudnn_attention):
     """cuDNN's attention plans every new shape (each decoding step), which made generation
-    60% slower on an H200; KickLM generates without it unless cudnn_attention=true. The
+    1.5x slower on an H200; KickLM generates without it unless cudnn_attention=true. The
     setting holds only inside generation."""
     lm = make(tiny_model_dir, tmp_path, cudnn_attention=cudnn_attention)
     seen = []

@@ -96,7 +96,7 @@ def sparsify(
         H = torch.linalg.cholesky(H)
         H = torch.cholesky_inverse(H)
         Hinv = torch.linalg.cholesky(H, upper=True)
-    except torch._C._LinAlgError:
+    except torch.linalg.LinAlgError:
         logger.warning(
             "SparseGPT: the Hessian of a %dx%d weight could not be inverted; its weights are "
             "pruned by magnitude alone (more calibration samples or a larger dampening help)",
