@@ -5,7 +5,9 @@ A case names a recipe (:class:`compressors.recipe.Recipe` keyword arguments) and
 llmcompressor modifier a user would write for the same work. The direct call takes the same
 calibration batches and keeps activations on the same device as our adapter
 (:mod:`compressors.llmcompressor_adapter`), so the two differ only by what our wrapper adds:
-the ratio of their times is the wrapper's overhead. Modifier settings are llmcompressor's
+the ratio of their times is the wrapper's overhead (for SparseGPT it also counts our per-weight
+solver, :func:`compressors.pruning.sparsegpt.sparsify`, which our adapter runs in place of
+llmcompressor's: same weights, less time). Modifier settings are llmcompressor's
 defaults, which are the papers' (SparseGPT: blocks of 128 columns, 1% dampening; GPTQ: the
 same, symmetric int weights in groups); the benchmark checks that both ways give identical
 weights, so a difference in settings cannot hide.
