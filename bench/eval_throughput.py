@@ -233,6 +233,7 @@ def evaluate(lm, meter: RequestMeter, task: str, limit: int, manager) -> dict:
     stats = meter.summary()
     docs = out["n-samples"][task]["effective"]
     loglikelihood = stats["requests"].get("loglikelihood", 0)
+    batches_s = sum(stats["batch_s"].values())
     return {
         "task": task,
         "docs": docs,
@@ -252,8 +253,8 @@ def evaluate(lm, meter: RequestMeter, task: str, limit: int, manager) -> dict:
         # where the request time went: the model's own batches (generate / forward, GPU
         # synchronised), lm-eval's work around them, the garbage collector's pauses
         "model_batches_s": stats["batch_s"],
-        "batches_s": sum(stats["batch_s"].values()),
-        "around_batches_s": stats["model_s"] - stats["detect_s"] - sum(stats["batch_s"].values()),
+        "batches_s": batches_s,
+        "around_batches_s": stats["model_s"] - stats["detect_s"] - batches_s,
         "gc_s": stats["gc_s"],
         "gc_collections": stats["gc_collections"],
         "peak_gpu_gib": timing.peak_gpu_gib,

@@ -9,8 +9,8 @@ by wrapping the names that llmcompressor's modifiers and pipeline call (their mo
   layer-wise problem) and GPTQ (Frantar et al. 2023), Wanda's per-column ``||X_j||_2``
   (Sun et al. 2024, eq. 1);
 * ``solve``: the per-module algorithm — SparseGPT's mask selection and OBS update over blocks
-  of columns (on our side :func:`compressors.pruning.sparsegpt.sparsify`), GPTQ's column-by-column quantization with its Hessian inverse, Wanda's
-  ``|W| * ||X||`` ranking;
+  of columns (on our side :func:`compressors.pruning.sparsegpt.sparsify`), GPTQ's
+  column-by-column quantization with its Hessian inverse, Wanda's ``|W| * ||X||`` ranking;
 * ``forward``: the decoder layers' own forward passes (the calibration pass, without the hooks'
   time, and the propagation pass that feeds the next layer the compressed layer's outputs);
 * ``trace``: llmcompressor splitting the model into per-layer subgraphs (``torch.fx``);

@@ -48,6 +48,7 @@ from __future__ import annotations
 import os
 from contextlib import contextmanager, nullcontext
 from importlib import metadata
+from unittest import mock
 
 import torch
 from torch.utils.data import DataLoader
@@ -147,11 +148,8 @@ def _sparsegpt_solver():
         return sparsify(module.weight, hessian, sparsity, (prune_n, prune_m) if prune_n else None,
                         block_size=block_size, dampening=dampening_frac)
 
-    sparsegpt_base.sparsify_weight = solve
-    try:
+    with mock.patch.object(sparsegpt_base, "sparsify_weight", solve):
         yield
-    finally:
-        sparsegpt_base.sparsify_weight = original
 
 
 @contextmanager
@@ -180,11 +178,8 @@ def _counting_zeros(method: str, model: torch.nn.Module, targets: list[str], nm:
             counted[name] = (*layer_zeros(weight, nm), weight.numel())
         return result
 
-    base.sparsify_weight = counting
-    try:
+    with mock.patch.object(base, "sparsify_weight", counting):
         yield counted
-    finally:
-        base.sparsify_weight = original
 
 
 def quantize_with_modifier(
@@ -302,8 +297,6 @@ def one_process():
     if not (dist.is_available() and dist.is_initialized()):
         yield
         return
-    from unittest import mock
-
     with as_single_threaded(), mock.patch.object(dist, "is_initialized", lambda: False):
         yield
 
@@ -329,8 +322,6 @@ def _gptq_keeping_zeros():
     per-layer kernel (same arguments and results as llmcompressor's batched ``quantize_weight``)."""
     from compressors.quantization.sparse_gptq import quantize_keeping_zeros
 
-    original = gptq_base.quantize_weight
-
     def keeping_zeros(weights, hessians, scale, zero_point, global_scale, quant_args, blocksize=128, percdamp=0.01):
         if global_scale is not None:
             raise ValueError("keeping zeros supports integer group/channel schemes without a global scale")
@@ -345,11 +336,8 @@ def _gptq_keeping_zeros():
             torch.tensor([fell_back for _, _, fell_back in results]),
         )
 
-    gptq_base.quantize_weight = keeping_zeros
-    try:
+    with mock.patch.object(gptq_base, "quantize_weight", keeping_zeros):
         yield
-    finally:
-        gptq_base.quantize_weight = original
 
 
 def _restore(model: torch.nn.Module) -> None:

@@ -31,6 +31,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from contextlib import nullcontext
 from typing import Any
 
 from lm_eval.api.registry import register_model
@@ -134,9 +135,7 @@ class KickLM(HFLM):
         attention took 0.83 ms of CPU per call against 0.04 ms on the GPU, and generation ran
         1.5x faster without it (bench/RESULTS.md). Log-likelihood batches carry no mask and
         run flash attention either way."""
-        if self._cudnn_attention:
-            return super()._model_generate(context, max_length, stop, **generation_kwargs)
-        with sdpa_kernel(WITHOUT_CUDNN):
+        with nullcontext() if self._cudnn_attention else sdpa_kernel(WITHOUT_CUDNN):
             return super()._model_generate(context, max_length, stop, **generation_kwargs)
 
     # --------------------------------------------------------------- provenance

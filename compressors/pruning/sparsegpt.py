@@ -83,9 +83,7 @@ def sparsify(
     column's update, its error being zero), and the loss is taken from the error block.
     """
     rows, columns = weight.shape
-    W = weight.to(torch.float32)  # a copy unless the weight is float32 already
-    if W is weight:
-        W = W.clone()
+    W = weight.to(torch.float32, copy=True)
     H = hessian
     dead = torch.diag(H) == 0
     H[dead, dead] = 1
