@@ -113,7 +113,8 @@ def test_run_killed_half_way_leaves_nothing_trusted(tiny_model_dir, tmp_path, ph
         [sys.executable, "-c", KILLED_CHILD, str(tiny_model_dir), phase, str(cache), str(export)],
         stdout=subprocess.PIPE, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"},
     )
-    assert child.stdout.readline().strip() == "copied"
+    # llmcompressor, imported on the way, logs its warnings to stdout: read up to the marker
+    assert "copied" in (line.strip() for line in iter(child.stdout.readline, ""))
     child.send_signal(signal.SIGKILL)
     child.wait()
     assert not (export / RECIPE_FILE).exists()
