@@ -42,7 +42,7 @@ def describe() -> dict:
     """The machine and software a benchmark runs on (JSON-serialisable)."""
     import torch
 
-    from compressors.versions import library_versions
+    from kick_core.provenance import library_versions
 
     gpus = (
         [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]

@@ -53,7 +53,7 @@ SHAPES: dict[str, dict] = {
 
 def smollm2_tokenizer_folder() -> Path | None:
     """The cached SmolLM2-135M-Instruct folder, if it holds a tokenizer (never converts it)."""
-    from kick_models.local_models import cache_root
+    from kick_core.paths import cache_root
 
     folder = cache_root() / "models" / "SmolLM2-135M-Instruct"
     return folder if (folder / "tokenizer.json").is_file() else None
@@ -201,7 +201,7 @@ def write_random_checkpoint(folder: str | os.PathLike, shape: str, *, layers: in
     """Save a random-weight ``shape`` model with its tokenizer to ``folder`` (kept if there)."""
     import tempfile
 
-    from kick_models.local_models import atomic_folder
+    from kick_core.atomic import atomic_folder
 
     folder = Path(folder)
     if (folder / "config.json").is_file():

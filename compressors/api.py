@@ -35,7 +35,7 @@ import torch
 from compressors.pruning.targets import check_prunable, select_linears
 from compressors.pruning.zeros import counting_device, layer_zeros, settled, sparsity_report
 from compressors.recipe import METHODS, Recipe
-from compressors.versions import library_versions
+from kick_core.provenance import library_versions
 
 __all__ = ["check_device", "check_group_size", "compress", "library_versions", "measured_sparsity", "save_checkpoint"]
 
@@ -191,7 +191,7 @@ def save_checkpoint(model: torch.nn.Module, tokenizer, folder: str | os.PathLike
     ``folder`` may be an empty existing folder (a caller's staging folder); otherwise it is
     written atomically.
     """
-    from kick_models.local_models import atomic_folder
+    from kick_core.atomic import atomic_folder
 
     folder = Path(folder)
     if folder.is_dir() and any(folder.iterdir()):

@@ -7,7 +7,7 @@ versions of the libraries that compute it (torch, transformers, llmcompressor,
 compressed-tensors, llm-kick). Change any of them and the entry is rebuilt.
 
 Entries are built in a temporary sibling folder and renamed into place only when complete
-(``local_models.atomic_folder``): a run killed half way leaves a ``.partial-*`` folder that
+(:func:`kick_core.atomic.atomic_folder`): a run killed half way leaves a ``.partial-*`` folder that
 is never trusted and is removed by the next run. A file lock makes concurrent processes
 (e.g. data-parallel ranks under ``accelerate launch``) build an entry once and share it.
 """
@@ -18,7 +18,6 @@ import fcntl
 import hashlib
 import json
 import os
-import re
 import shutil
 import time
 from contextlib import contextmanager
@@ -26,10 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from compressors.versions import library_versions
-from kick_models.local_models import atomic_folder, cache_root
-
-RECIPE_FILE = "kick_recipe.json"
+from kick_core.atomic import atomic_folder, atomic_write_json
+from kick_core.names import slug
+from kick_core.paths import cache_root
+from kick_core.provenance import RECIPE_FILE, library_versions
 STALE_PARTIAL_S = 600  # a .partial-* folder untouched this long belongs to a dead run
 
 
@@ -78,8 +77,8 @@ class CheckpointCache:
         if dtype not in (None, "auto"):
             material["dtype"] = str(dtype).removeprefix("torch.")
         key = hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
-        model = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(pretrained.rstrip("/")).name)[:60]
-        label = re.sub(r"[^A-Za-z0-9._-]+", "_", "-".join(str(v) for v in recipe.values() if v not in (None, "", ())))[:60]
+        model = slug(Path(pretrained.rstrip("/")).name, max_length=60)
+        label = slug("-".join(str(v) for v in recipe.values() if v not in (None, "", ())), max_length=60)
         return CacheEntry(key=key, path=self.root / f"{model}--{label}--{key[:16]}")
 
     @contextmanager
@@ -108,7 +107,7 @@ class CheckpointCache:
             self._remove_stale_partials(entry)
             with atomic_folder(entry.path) as staging:
                 record = {"key": entry.key, **build(staging)}
-                (staging / RECIPE_FILE).write_text(json.dumps(record, indent=2, sort_keys=True))
+                atomic_write_json(staging / RECIPE_FILE, record, indent=2, sort_keys=True)
             return record, False
 
 

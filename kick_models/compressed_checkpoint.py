@@ -11,7 +11,7 @@ import gc
 from pathlib import Path
 from typing import Any
 
-from compressors.versions import library_versions
+from kick_core.provenance import library_versions
 from kick_models.checkpoint_cache import CacheEntry, CheckpointCache
 
 

@@ -40,7 +40,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from compressors.quantization.describe import describe_quantization
 from compressors.quantization.memory import weight_memory
-from compressors.versions import library_versions
+from kick_core.provenance import library_versions
 from kick_models.checkpoint_cache import CheckpointCache, export_checkpoint
 from kick_models.compressed_checkpoint import (
     compressed_checkpoint,

@@ -22,8 +22,10 @@ import importlib.util
 import os
 import shutil
 import tempfile
-from contextlib import contextmanager
 from pathlib import Path
+
+from kick_core.atomic import atomic_folder
+from kick_core.paths import cache_root
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -42,31 +44,6 @@ _TOKENIZER_TEXT = [
     "Based on these texts, answer these questions. Summarize the story in under 150 words.",
     "A. one\nB. two\nC. three\nD. four\nAnswer: C\n\n",
 ]
-
-
-def cache_root() -> Path:
-    """``$LLM_KICK_CACHE`` or ``$XDG_CACHE_HOME/llm-kick`` (default ``~/.cache/llm-kick``)."""
-    if os.environ.get("LLM_KICK_CACHE"):
-        return Path(os.environ["LLM_KICK_CACHE"]).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(xdg) / "llm-kick"
-
-
-@contextmanager
-def atomic_folder(target: Path):
-    """Yield a temporary folder beside ``target``; rename it to ``target`` on success."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
-    try:
-        yield staging
-        if target.exists():  # another process finished first: keep theirs
-            shutil.rmtree(staging)
-        else:
-            os.replace(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
 
 
 def tiny_tokenizer(vocab_size: int = 384):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from kick_models.checkpoint_cache import RECIPE_FILE
+from kick_core.provenance import RECIPE_FILE
 from kick_models.kick_lm import KickLM
 
 

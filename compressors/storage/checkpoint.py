@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from compressors.storage.dtypes import DType, dtype_named
-from kick_models.checkpoint_cache import RECIPE_FILE
+from kick_core.provenance import RECIPE_FILE
 
 INDEX_FILE = "model.safetensors.index.json"
 #: A header larger than this is treated as corruption, not read into memory.

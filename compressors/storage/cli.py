@@ -22,7 +22,7 @@ from compressors.storage.analyze import AnalysisOptions, analyze, default_worker
 from compressors.storage.checkpoint import StorageInputError, open_checkpoint
 from compressors.storage.codecs import CODECS, DEFAULT_CODECS, QUICK_CODECS, LosslessError
 from compressors.storage.loadtime import codec_loads, format_bandwidth, measure_read_bandwidth, parse_bandwidth
-from compressors.storage.persist import atomic_write_text
+from kick_core.atomic import atomic_write_text
 from compressors.storage.report import (
     best_codec_rows,
     comparison_table,

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from compressors.storage.loadtime import breakeven_bandwidth, format_bandwidth, load_time  # noqa: E402
-from compressors.storage.persist import atomic_write_bytes  # noqa: E402
+from kick_core.atomic import atomic_write_bytes  # noqa: E402
 from compressors.storage.report import best_codec_rows  # noqa: E402
 
 

@@ -20,7 +20,7 @@ import math
 from collections import Counter, defaultdict
 
 from compressors.storage.dtypes import DTYPES
-from compressors.storage.persist import atomic_write_text
+from kick_core.atomic import atomic_write_text
 
 REPRESENTATIONS: dict[str, tuple[str, ...] | None] = {
     "plain": ("plain",),

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+
+from kick_core.atomic import atomic_write_text
 
 from kick_models.report.compare import Report
 from kick_models.report.plots import file_stem, model_name, plot_model
@@ -22,8 +23,8 @@ def write_report(report: Report, folder: Path, *, plots: bool = True, size: str 
             stem = stem if stem not in stems else f"{stem}-{len(stems) + 1}"  # two folders of one name
             stems.append(stem)
             figures[model] = plot_model(report, model, folder / "plots", size=size, stem=stem)
-    written = [_write_text(folder / "summary.md", summary_markdown(report)),
-               _write_text(folder / "results.md", _full_markdown(report, figures, folder)),
+    written = [atomic_write_text(folder / "summary.md", summary_markdown(report)),
+               atomic_write_text(folder / "results.md", _full_markdown(report, figures, folder)),
                write_csv(report, folder / "results.csv")]
     return written + [p for paths in figures.values() for p in paths]
 
@@ -37,9 +38,3 @@ def _full_markdown(report: Report, figures: dict[str, list[Path]], folder: Path)
         parts.append("## Issues\n\n" + "\n".join(f"- **{i.kind}**: {i.message}" for i in report.issues))
     return "\n\n".join(parts) + "\n"
 
-
-def _write_text(path: Path, text: str) -> Path:
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(text, encoding="utf-8")
-    os.replace(partial, path)
-    return path

@@ -42,7 +42,7 @@ class JudgeConfigError(ValueError):
 
 
 def default_cache_dir() -> str:
-    from kick_models.local_models import cache_root
+    from kick_core.paths import cache_root
 
     return str(cache_root() / "judge")
 
