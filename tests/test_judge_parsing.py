@@ -55,6 +55,44 @@ INSTRUCTION_REPLIES = [
     ),
 ]
 
+# Shapes the first parser misread or missed (what it returned in the comment), and their
+# near misses: each is read as the judge meant it, or counted invalid, never misread.
+NEAR_MISS_REPLIES = [
+    ("Assistant 2: 7, Assistant 1: 9\nThe second answer skips the edge case.", (9, 7)),  # was (7, 9)
+    ("Scores: Assistant 2 - 4/10, Assistant 1 - 9/10", (9, 4)),
+    ("Both answers run.\nAssistant 1 receives 8/10 while Assistant 2 receives 6/10.", (8, 6)),
+    ("The first is more complete.\nI would score Assistant 1 a 6 and Assistant 2 a 5", (6, 5)),  # was None
+    ("I would give Assistant 1 an 8 and Assistant 2 a 5.", (8, 5)),
+    ("The first answer explains each step; the second only gives the result.\n(10, 1)", (10, 1)),  # was None
+    ("The first answer explains each step.\n**(8/10, 7/10)**", (8, 7)),
+    ("10/10 and 7/10\nBoth are correct; the second is terse.", (10, 7)),
+    ("8 out of 10 and 7 out of 10", (8, 7)),
+    ("Score: 8/10 (Assistant 1), 6/10 (Assistant 2)", (8, 6)),
+    ("Assistant 1's score: 9\nThe second reply misreads the question.\nAssistant 2's score: 4", (9, 4)),
+    ("The final scores are as follows: Assistant 1: 8, Assistant 2: 7", (8, 7)),
+]
+
+NEAR_MISS_INVALID = [
+    "-1 -1",  # was (1, 1)
+    "-1 -1\nThe points (2, 3) and (4, 5) were compared.\n(2, 3)",  # an invalid score line is not read around
+    "Assistant 1: -1, Assistant 2: 8",
+    "Explanation first.\nScores: (-1, -1)",
+    "The first answer covers 3 of the 5 points.\nThe second covers all of them.",  # was (3, 5)
+    "In 2019 the 2 teams met 3 times.",
+    "The 2 teams met 3 times.",
+    "Assistant 1 lists 3 steps and Assistant 2 lists 5.",
+    "Assistant 1 gets 5, Assistant 2 gets 7.",  # a maths review reporting answers, not scores
+    "Both solve for x.\nFinal answers: Assistant 1: 4, Assistant 2: 5",
+    "Assistant 1: x = 4, Assistant 2: x = 5",
+    "Assistant 1: 6/10 for Assistant 2",  # one number tied to both assistants
+    "Assistant 1 scored 8 points and Assistant 2 scored 7 points",
+    "7/8 6/8",
+    "7/8",
+    "85% 70%",
+    "8-7",
+    "2019 2020\nThe years compared.",
+]
+
 INVALID_REPLIES = [
     "error",
     "",
@@ -79,6 +117,27 @@ def test_instruction_replies_parse(reply, expected):
     scores = parse_scores(reply, ONE)
     assert scores is not None
     assert (scores.first[0], scores.second[0]) == expected
+
+
+@pytest.mark.parametrize("reply,expected", NEAR_MISS_REPLIES)
+def test_near_miss_replies_are_read_as_meant(reply, expected):
+    scores = parse_scores(reply, ONE)
+    assert scores is not None
+    assert (scores.first[0], scores.second[0]) == expected
+
+
+@pytest.mark.parametrize("reply", NEAR_MISS_INVALID)
+def test_near_miss_replies_are_invalid_not_misread(reply):
+    assert parse_scores(reply, ONE) is None
+
+
+def test_summary_score_lines_per_assistant_and_out_of_range():
+    swapped = "Coherence: Assistant 2: 7, Assistant 1: 8\nConsistency: 6 5\nFluency: 9 9\nRelevance: 7 7\nWhy."
+    scores = parse_scores(swapped, SUMMARY_CRITERIA)
+    assert (scores.first, scores.second) == ((8, 6, 9, 7), (7, 5, 9, 7))
+    assert parse_scores(swapped.replace("Fluency: 9 9", "Fluency: -1 -1"), SUMMARY_CRITERIA) is None
+    labelled = "Fluency: 9 8\nCoherence: 8 7\nRelevance: 8 6\nConsistency: -1 -1"
+    assert parse_scores(labelled, SUMMARY_CRITERIA) is None
 
 
 @pytest.mark.parametrize("reply", INVALID_REPLIES)
