@@ -98,8 +98,18 @@ def test_unreadable_and_refused_replies_are_counted_not_zeroed(tmp_path, caplog)
     assert invalid_count(verdicts) == 4 and again == verdicts
     assert relative_score(verdicts) == pytest.approx((3 + 2) / (3 + 6))  # q2 left out, not 0
     assert "refused 1 request" in caplog.text
-    assert caplog.text.count("3 of 6 replies hold no readable scores") == 1  # said once, with an example
+    assert caplog.text.count("3 of 6 judgments (one per pair and order) hold no readable scores") == 1  # said once
     assert len(JudgmentCache(config.cache_path)) == 5  # the refused one is not cached
+
+
+def test_identical_answers_share_one_request_and_count_per_order(tmp_path, caplog):
+    same = "GARBAGE " + words(8)  # the stand-in has no scores for it
+    pairs = [Pair("general", "q1", same, same), Pair("general", "q2", words(8), words(4, "c"))]
+    with StandInJudge() as server:
+        verdicts = judge_pairs(pairs, config_for(server, tmp_path), progress=False)
+        assert len(server.requests) == 3  # both orders of the identical pair are one request
+    assert [v.invalid_orders for v in verdicts] == [2, 0] and invalid_count(verdicts) == 2
+    assert "2 of 4 judgments (one per pair and order) hold no readable scores" in caplog.text  # was "2 of 3"
 
 
 def test_concurrent_requests_stay_within_the_limit(tmp_path):

@@ -167,7 +167,7 @@ def judge_pairs(pairs: Sequence[Pair], config: JudgeConfig, *, progress: bool = 
             plan.append((reference_first, key))
         plans.append((pair, plan))
     _fetch_missing(requests, cache, config, progress)
-    verdicts, unreadable = [], []
+    verdicts, unreadable = [], []  # unreadable: one key per (pair, order), as judge_invalid counts them
     for pair, plan in plans:
         criteria = RUBRICS[pair.rubric].criteria
         readings = []
@@ -177,7 +177,9 @@ def judge_pairs(pairs: Sequence[Pair], config: JudgeConfig, *, progress: bool = 
                 unreadable.append(key)
             readings.append((reference_first, scores))
         verdicts.append(_combine(readings))
-    _warn_unreadable(unreadable, len(requests), cache)
+    # Per (pair, order), not per request: an identical reference and candidate, or a pair asked
+    # twice, shares one request between several readings.
+    _warn_unreadable(unreadable, sum(len(plan) for _, plan in plans), cache)
     return verdicts
 
 
@@ -185,14 +187,15 @@ _WARNED: set[frozenset[str]] = set()
 
 
 def _warn_unreadable(keys: list[str], total: int, cache: JudgmentCache) -> None:
-    """Say once per batch how many replies had no readable scores, with an example."""
+    """Say once per batch how many of ``total`` judgments (pair x order) had no readable scores."""
     if not keys or frozenset(keys) in _WARNED:
         return
     _WARNED.add(frozenset(keys))
     example = " ".join((cache.get(keys[0]) or "").split())[:200]
     log.warning(
-        "judge: %d of %d replies hold no readable scores (counted in judge_invalid, left out of the "
-        "scores); a weak judge or a changed reply format? First one: %r", len(keys), total, example,
+        "judge: %d of %d judgments (one per pair and order) hold no readable scores (counted in "
+        "judge_invalid, left out of the scores); a weak judge or a changed reply format? First reply: %r",
+        len(keys), total, example,
     )
 
 
