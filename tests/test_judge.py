@@ -153,6 +153,29 @@ def test_judge_down_ends_with_clear_error_and_intact_cache(tmp_path):
                                        backoff=0.01), progress=False)
 
 
+def test_no_request_goes_out_once_the_judge_stays_down(tmp_path):
+    pairs = [Pair("general", f"q{i}", words(8), words(4, "c")) for i in range(8)]
+    with StandInJudge() as server:
+        server.script.extend(["500"] * 50)
+        config = config_for(server, tmp_path / "one", concurrency=1, max_retries=2)
+        with pytest.raises(JudgeUnavailableError, match=r"failed 3 time\(s\)"):
+            judge_pairs(pairs, config, progress=False)
+        assert server.settle() == 3  # the first request's three tries, then nothing queued
+    with StandInJudge() as server:
+        server.script.append("401")
+        with pytest.raises(JudgeError, match="HTTP 401"):
+            judge_pairs(pairs, config_for(server, tmp_path / "refused", concurrency=1), progress=False)
+        assert server.settle() == 1
+    with StandInJudge(delay=0.05) as server:
+        server.script.extend(["500"] * 50)
+        config = config_for(server, tmp_path / "three", concurrency=3, max_retries=1)
+        with pytest.raises(JudgeUnavailableError, match=r"failed 2 time\(s\)"):  # the failure, not its echoes
+            judge_pairs(pairs, config, progress=False)
+        server.settle()
+        asked = {json.dumps(r["body"]["messages"]) for r in server.requests}
+        assert len(asked) <= 3 and len(server.requests) <= 6  # the three in flight at most, none queued
+
+
 def test_api_key_sent_but_never_stored_or_logged(tmp_path, monkeypatch, caplog):
     caplog.set_level(logging.DEBUG)
     monkeypatch.setenv("KICK_JUDGE_API_KEY", SECRET)

@@ -90,6 +90,8 @@ def _fetch_missing(requests: dict[str, _Request], cache: JudgmentCache, config: 
     from tqdm.auto import tqdm
 
     stop = threading.Event()
+    stopping = threading.Lock()
+    failures: list[BaseException] = []  # the failure that stopped the run, not the calls it ended
     rejected: dict[str, str] = {}
     with ChatClient(config, stop=stop) as client, tqdm(
         total=len(missing), desc=f"judge {config.model}", unit="call", disable=not progress
@@ -97,24 +99,31 @@ def _fetch_missing(requests: dict[str, _Request], cache: JudgmentCache, config: 
 
         def ask(request: _Request) -> None:
             try:
-                reply = client.complete(request.messages)
-            except JudgeRequestRejected as err:
-                rejected[request.key] = str(err)
-            else:
-                cache.put(request.key, config.model, reply)
+                try:
+                    reply = client.complete(request.messages)
+                except JudgeRequestRejected as err:
+                    rejected[request.key] = str(err)
+                else:
+                    cache.put(request.key, config.model, reply)
+            except BaseException as err:
+                # Stop here, in the failing worker: it takes the next queued request as soon as
+                # this returns, before the waiting thread has even woken up.
+                with stopping:
+                    if not stop.is_set():
+                        failures.append(err)
+                        stop.set()
+                raise
             bar.update(1)
 
         pool = ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="kick-judge")
         futures = [pool.submit(ask, r) for r in missing]
         try:
-            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-            errors = [f.exception() for f in done if f.exception() is not None]  # the first failure(s)
+            wait(futures, return_when=FIRST_EXCEPTION)
         finally:  # on a failure or Ctrl-C: end the retry loops, drop queued calls, keep the cache
-            if not all(f.done() for f in futures):
-                stop.set()
+            stop.set()
             pool.shutdown(wait=True, cancel_futures=True)
-    if errors:
-        err = errors[0]
+    if failures:
+        err = failures[0]
         if not isinstance(err, JudgeError):
             raise err
         stopped = "stayed unavailable" if isinstance(err, JudgeUnavailableError) else "refused the run"
