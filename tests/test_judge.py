@@ -15,6 +15,7 @@ import pytest
 from judge_server import StandInJudge, answer_score, criterion_scores
 
 from kick_tasks.judge import (
+    ChatClient,
     JudgeConfig,
     JudgeError,
     JudgeUnavailableError,
@@ -22,10 +23,12 @@ from kick_tasks.judge import (
     Pair,
     disagreement_rate,
     invalid_count,
+    judge_config,
     judge_pairs,
     relative_score,
 )
 from kick_tasks.judge import cache as cache_module
+from kick_tasks.judge import client as client_module
 
 SECRET = "sk-test-do-not-store-4242"
 
@@ -176,20 +179,62 @@ def test_no_request_goes_out_once_the_judge_stays_down(tmp_path):
         assert len(asked) <= 3 and len(server.requests) <= 6  # the three in flight at most, none queued
 
 
-def test_api_key_sent_but_never_stored_or_logged(tmp_path, monkeypatch, caplog):
+@pytest.mark.parametrize("key_env", ["KICK_JUDGE_API_KEY", "MY_OWN_JUDGE_SECRET"])
+def test_api_key_sent_but_never_stored_or_logged(tmp_path, monkeypatch, caplog, key_env):
     caplog.set_level(logging.DEBUG)
-    monkeypatch.setenv("KICK_JUDGE_API_KEY", SECRET)
+    monkeypatch.setenv(key_env, SECRET)
     pairs = [Pair("general", "q", words(8), words(4, "c"))]
     with StandInJudge() as server:
-        config = config_for(server, tmp_path)
-        judge_pairs(pairs, config, progress=False)
+        environ = {"KICK_JUDGE_API_KEY_ENV": key_env}  # the user's own environment may name any variable
+        config = judge_config({"judge_base_url": server.url, "judge_model": "stand-in", "judge_cache_dir":
+                               str(tmp_path / "cache"), "judge_backoff": 0.01}, environ)
+        verdicts = judge_pairs(pairs, config, progress=False)
         assert {r["headers"]["Authorization"] for r in server.requests} == {f"Bearer {SECRET}"}
         server.script.append("401")
-        with pytest.raises(JudgeError, match=r"HTTP 401.*\*\*\*.*KICK_JUDGE_API_KEY") as err:
+        with pytest.raises(JudgeError, match=rf"HTTP 401.*\*\*\*.*{key_env}") as err:
             judge_pairs([Pair("general", "q2", words(8), words(4, "c"))], config, progress=False)
     assert SECRET not in str(err.value)
     assert SECRET not in config.cache_path.read_text()
+    assert SECRET not in repr(verdicts) + config.to_json()
+    assert SECRET not in caplog.text and "plain http" not in caplog.text  # 127.0.0.1 is this machine
+
+
+@pytest.mark.parametrize("url,warned", [
+    ("http://judge.example.org:8000/v1", True),
+    ("http://10.1.2.3:8000/v1", True),
+    ("http://[2001:db8::1]:8000/v1", True),
+    ("http://localhost.example.org/v1", True),
+    ("https://judge.example.org/v1", False),
+    ("http://localhost:8000/v1", False),
+    ("http://127.0.0.1:8000/v1", False),
+    ("http://127.8.9.10:8000/v1", False),
+    ("http://[::1]:8000/v1", False),
+])
+def test_key_over_plain_http_to_another_host_is_warned_once(tmp_path, monkeypatch, caplog, url, warned):
+    monkeypatch.setattr(client_module, "_WARNED_IN_CLEAR", set())
+    config = JudgeConfig(base_url=url, model="m", cache_dir=str(tmp_path))
+    with ChatClient(config):  # no key, nothing to warn about
+        pass
+    assert "plain http" not in caplog.text
+    monkeypatch.setenv("KICK_JUDGE_API_KEY", SECRET)
+    for _ in range(2):
+        with ChatClient(config):
+            pass
+    assert caplog.text.count("plain http") == (1 if warned else 0)
     assert SECRET not in caplog.text
+    if warned:
+        assert "$KICK_JUDGE_API_KEY" in caplog.text and url.rstrip("/") in caplog.text
+
+
+def test_plain_http_warning_on_a_real_run_never_shows_the_key(tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(client_module, "_WARNED_IN_CLEAR", set())
+    monkeypatch.setenv("KICK_JUDGE_API_KEY", SECRET)
+    config = JudgeConfig(base_url="http://192.0.2.1:9/v1", model="m", cache_dir=str(tmp_path), timeout=0.3,
+                         max_retries=0)  # TEST-NET-1: never routed, the connection fails
+    with pytest.raises(JudgeUnavailableError) as err:
+        judge_pairs([Pair("general", "q", words(8), words(4, "c"))], config, progress=False)
+    assert caplog.text.count("over plain http") == 1
+    assert SECRET not in caplog.text + str(err.value)
 
 
 WORKER = """

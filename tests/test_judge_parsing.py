@@ -9,6 +9,8 @@ layout, or -1 where it failed and we succeed, as noted.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from kick_tasks.judge import SUMMARY_CRITERIA, JudgeConfig, JudgeConfigError, judge_config, parse_scores
@@ -171,6 +173,20 @@ def test_config_errors_name_the_setting(metadata, message):
 
 def test_api_key_is_read_by_variable_name_and_never_serialised(monkeypatch):
     monkeypatch.setenv("MY_JUDGE_KEY", "sk-never-stored-123")
-    config = judge_config({"judge_base_url": "http://h/v1", "judge_model": "m", "judge_api_key_env": "MY_JUDGE_KEY"}, {})
-    assert config.api_key() == "sk-never-stored-123"
-    assert "sk-never-stored-123" not in config.to_json() + repr(config)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-never-stored-456")
+    judge = {"judge_base_url": "http://h/v1", "judge_model": "m"}
+    own = judge_config(judge, {"KICK_JUDGE_API_KEY_ENV": "MY_JUDGE_KEY"})  # the user's environment: any name
+    assert own.api_key_env == "MY_JUDGE_KEY" and own.api_key() == "sk-never-stored-123"
+    shared = judge_config({**judge, "judge_api_key_env": "OPENAI_API_KEY"}, {"KICK_JUDGE_API_KEY_ENV": "MY_JUDGE_KEY"})
+    assert shared.api_key() == "sk-never-stored-456"
+    for config in (own, shared):
+        assert "sk-never-stored" not in config.to_json() + repr(config)
+
+
+@pytest.mark.parametrize("name", ["MY_JUDGE_KEY", "AWS_SECRET_ACCESS_KEY", "HOME", "_API_KEY", "OPENAI_API_KEY_2",
+                                  "X_API_KEY; rm", 42])
+def test_api_key_env_from_metadata_must_end_in_api_key(name):
+    metadata = {"judge_base_url": "http://h/v1", "judge_model": "m", "judge_api_key_env": name}
+    rule = re.escape(f"judge_api_key_env={name!r} is refused: ") + ".*ending in _API_KEY.*KICK_JUDGE_API_KEY_ENV"
+    with pytest.raises(JudgeConfigError, match=rule):
+        judge_config(metadata, {"KICK_JUDGE_API_KEY_ENV": "MY_JUDGE_KEY"})  # the environment does not lift it

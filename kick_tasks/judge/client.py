@@ -11,11 +11,14 @@ are retried with exponential back-off (honouring ``Retry-After``); other HTTP er
 retried: 400, 413 and 422 refuse only the request at hand (e.g. a prompt over a small local
 judge's context) and the caller counts it as an invalid judgment; 401, 403, 404 and the like
 stop the run. The API key travels only in the ``Authorization`` header and is masked in any
-error text a server sends back.
+error text a server sends back; a key about to go over plain http to a host other than this
+machine (loopback: 127.0.0.0/8, ::1, ``localhost``) is warned about once per endpoint.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 import random
 import threading
 from typing import Any
@@ -25,6 +28,8 @@ import httpx
 from .config import JudgeConfig
 
 MAX_BACKOFF_S = 60.0
+
+log = logging.getLogger(__name__)
 
 
 class JudgeError(RuntimeError):
@@ -59,6 +64,7 @@ class ChatClient:
         key = config.api_key()
         if key:
             headers["Authorization"] = f"Bearer {key}"
+            _warn_if_key_in_clear(config)
         self._http = httpx.Client(
             base_url=config.base_url,
             headers=headers,
@@ -132,6 +138,30 @@ class ChatClient:
             f"judge endpoint {self.config.base_url} (model {self.config.model!r}) failed {attempts} "
             f"time(s) in a row; last: {last}"
         )
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: only "localhost" is known to stay on this machine
+        return False
+
+
+_WARNED_IN_CLEAR: set[tuple[str, str]] = set()
+
+
+def _warn_if_key_in_clear(config: JudgeConfig) -> None:
+    """Warn once per endpoint when the key would cross a network unencrypted."""
+    url = httpx.URL(config.base_url)
+    if url.scheme != "http" or _is_loopback(url.host) or (config.base_url, config.api_key_env) in _WARNED_IN_CLEAR:
+        return
+    _WARNED_IN_CLEAR.add((config.base_url, config.api_key_env))
+    log.warning(
+        "judge: the API key in $%s goes to %s over plain http, readable on every network in between; "
+        "use https, or a judge on this machine", config.api_key_env, config.base_url,
+    )
 
 
 def _reply_text(response: httpx.Response) -> str | None:

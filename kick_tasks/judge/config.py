@@ -17,7 +17,12 @@ Every setting has a ``--metadata`` key ``judge_<name>`` and an environment varia
 
 The API key itself is read only from the environment, by name, at request time: lm-eval
 copies ``--metadata`` into every results file, so a key passed there would be written to
-disk. ``judge_api_key`` in the metadata is therefore refused.
+disk. ``judge_api_key`` in the metadata is therefore refused. Which variable holds the key
+is the user's own choice: ``KICK_JUDGE_API_KEY_ENV`` may name any variable, but
+``judge_api_key_env`` from ``--metadata`` (or a sweep file, which fills it) only one whose name
+ends in ``_API_KEY``, so that a shared file cannot send, say, ``$AWS_SECRET_ACCESS_KEY`` as a
+bearer token to its own URL. The client warns when the key goes over plain http to a host
+other than this machine.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +39,7 @@ from typing import Any
 METADATA_PREFIX = "judge_"
 ENV_PREFIX = "KICK_JUDGE_"
 DEFAULT_KEY_ENV = "KICK_JUDGE_API_KEY"
+KEY_ENV_FROM_METADATA = re.compile(r"[A-Za-z_][A-Za-z0-9_]*_API_KEY")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -147,6 +154,13 @@ def judge_config(
             "judge_api_key must not be passed in --metadata (lm-eval writes metadata into the "
             f"results files); put the key in the environment variable {DEFAULT_KEY_ENV}, or name "
             "another variable with judge_api_key_env"
+        )
+    key_env = metadata.get(METADATA_PREFIX + "api_key_env")
+    if key_env not in (None, "") and not (isinstance(key_env, str) and KEY_ENV_FROM_METADATA.fullmatch(key_env)):
+        raise JudgeConfigError(
+            f"judge_api_key_env={key_env!r} is refused: in --metadata or a sweep file it must name a variable "
+            "ending in _API_KEY (e.g. OPENAI_API_KEY); to use another variable, set KICK_JUDGE_API_KEY_ENV in "
+            "your own environment"
         )
     unknown = sorted(k for k in metadata if k.startswith(METADATA_PREFIX) and k[len(METADATA_PREFIX):] not in FIELDS)
     if unknown:
