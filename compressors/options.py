@@ -43,7 +43,7 @@ class Option:
 
     name: str
     kind: type
-    help: str
+    help: str  # Markdown: `code` in backticks (the README shows it; plain_help drops them)
     default: Any = None
     shown: str | None = None
     minimum: int | None = None
@@ -51,11 +51,20 @@ class Option:
     quantization: bool = False
 
     @property
+    def plain_help(self) -> str:
+        """``help`` for a terminal: without the Markdown backticks."""
+        return self.help.replace("`", "")
+
+    @property
     def default_text(self) -> str:
-        """The default as the README and ``--help`` write it."""
+        """The default as the README writes it (Markdown)."""
         if self.shown is not None:
             return self.shown
-        return describe(self.default)
+        return "—" if self.default is None else f"`{describe(self.default)}`"
+
+    @property
+    def plain_default(self) -> str:
+        return self.default_text.replace("`", "")
 
     def parse(self, value: Any) -> Any:
         """A value from lm-eval (numbers and ``true``/``false`` already cast), a command line
@@ -74,7 +83,7 @@ class Option:
         number = cast(value.strip()) if isinstance(value, str) else value
         wanted = "an integer" if self.kind is int else "a number"
         if isinstance(number, bool) or not isinstance(number, (int, float)) or (self.kind is int and not isinstance(number, int)):
-            raise ValueError(f"{self.name}={value!r} is not {wanted}: {self.help}")
+            raise ValueError(f"{self.name}={value!r} is not {wanted}: {self.plain_help}")
         if self.minimum is not None and number < self.minimum:
             raise ValueError(f"{self.name}={number!r} is not allowed: give an integer >= {self.minimum}")
         return number
@@ -88,7 +97,7 @@ def describe(value: Any) -> str:
         return f"{value:g}"
     if isinstance(value, (tuple, list)):
         return ";".join(map(str, value))
-    return "—" if value is None else str(value)
+    return str(value)
 
 
 def _patterns(value: Any) -> tuple[str, ...]:
@@ -108,30 +117,31 @@ def options(*declared: Option) -> dict[str, Option]:
 
 RECIPE_OPTIONS = options(
     Option("method", str,
-           "dense (the baseline, same code path), none (evaluate as is, e.g. an already quantized folder); "
-           "pruning magnitude, wanda, sparsegpt; quantization rtn, gptq, awq (CUDA), int8, nf4 (bitsandbytes); "
-           "<pruning>+<rtn|gptq|awq> prunes then quantizes, keeping the zeros", "dense", unset="none"),
-    Option("sparsity", float, "fraction of weights zeroed in every pruned Linear, 0 <= s < 1", 0.0),
-    Option("pattern", str, "unstructured, or N:M along the input dimension (1:2, 2:4, 4:8; sparsity must then "
-           "be N/M or left out)", "unstructured"),
-    Option("scope", str, "comparison group: magnitude layer (one threshold per matrix, as the reference), row "
-           "or global; wanda row; sparsegpt block", shown="method's", unset=None),
-    Option("ignore", tuple, "Linear modules kept dense (neither pruned nor quantized), ';'-separated: a name "
-           "or its last parts (mlp.down_proj), or re:<regex>; none keeps none", ("lm_head",)),
-    Option("bits", int, "weight bits: 8, 4, 3, 2 for rtn/gptq; 4 for awq/nf4, 8 for int8",
-           shown="required for rtn/gptq", unset=None, quantization=True),
-    Option("group_size", int, "input weights sharing a scale; must divide every quantized layer's width; "
-           "-1 per output channel", shown="128 (nf4: 64, fixed)", unset=None, quantization=True),
-    Option("symmetric", bool, "true: integer grid s*q; false: s*(q - z) with a zero point",
-           shown="true (awq: false)", unset=None, quantization=True),
+           "`dense` (the baseline, same code path), `none` (evaluate as is, e.g. an already quantized folder); "
+           "pruning `magnitude`, `wanda`, `sparsegpt`; quantization `rtn`, `gptq`, `awq` (CUDA), `int8`, `nf4` "
+           "(bitsandbytes); `<pruning>+<rtn|gptq|awq>` prunes then quantizes, keeping the zeros", "dense",
+           unset="none"),
+    Option("sparsity", float, "fraction of weights zeroed in every pruned `Linear`, `0 <= s < 1`", 0.0),
+    Option("pattern", str, "`unstructured`, or `N:M` along the input dimension (`1:2`, `2:4`, `4:8`; sparsity must "
+           "then be N/M or left out)", "unstructured"),
+    Option("scope", str, "comparison group: magnitude `layer` (one threshold per matrix, as the reference), `row` "
+           "or `global`; Wanda `row`; SparseGPT `block`", shown="method's", unset=None),
+    Option("ignore", tuple, "`Linear` modules kept dense (neither pruned nor quantized), `;`-separated: a name or "
+           "its last parts (`mlp.down_proj`), or `re:<regex>`; `none` keeps none", ("lm_head",)),
+    Option("bits", int, "weight bits: `8`, `4`, `3`, `2` for `rtn`/`gptq`; `4` for `awq`/`nf4`, `8` for `int8`",
+           shown="required for `rtn`/`gptq`", unset=None, quantization=True),
+    Option("group_size", int, "input weights sharing a scale; must divide every quantized layer's width; `-1` per "
+           "output channel", shown="`128` (`nf4`: `64`, fixed)", unset=None, quantization=True),
+    Option("symmetric", bool, "`true`: integer grid `s*q`; `false`: `s*(q - z)` with a zero point",
+           shown="`true` (`awq`: `false`)", unset=None, quantization=True),
     Option("act_order", bool, "GPTQ: quantize columns in order of decreasing Hessian diagonal",
-           shown="true (gptq)", unset=None, quantization=True),
+           shown="`true` (`gptq`)", unset=None, quantization=True),
 )
 
 CALIBRATION_OPTIONS = options(
-    Option("calibration", str, "calibration text for the methods that need it: c4 (hub, as the reference), "
-           "wikitext2 (hub), builtin (English text shipped with llm-kick), random (token ids, for speed tests), "
-           "or a local .txt/.jsonl/.json file", "c4"),
+    Option("calibration", str, "calibration text for the methods that need it: `c4` (hub, as the reference), "
+           "`wikitext2` (hub), `builtin` (English text shipped with llm-kick), `random` (token ids, for speed "
+           "tests), or a local `.txt` / `.jsonl` / `.json` file", "c4"),
     Option("nsamples", int, "calibration sequences", 128, minimum=1),
     Option("seqlen", int, "calibration tokens per sequence", 2048, minimum=1),
     Option("seed", int, "calibration sampling seed", 0, minimum=0),

@@ -17,14 +17,14 @@ from compressors.options import CALIBRATION_OPTIONS, RECIPE_OPTIONS, Option, opt
 
 # Keys of KickLM itself: where the checkpoint is cached or exported and how the model runs.
 MODEL_OPTIONS = options(
-    Option("cache_dir", str, "where compressed checkpoints are cached", shown="~/.cache/llm-kick/checkpoints"),
-    Option("export", str, "also write the compressed checkpoint to this folder (safetensors + config.json, loads "
-           "with --model hf and vLLM)"),
+    Option("cache_dir", str, "where compressed checkpoints are cached", shown="`~/.cache/llm-kick/checkpoints`"),
+    Option("export", str, "also write the compressed checkpoint to this folder (safetensors + `config.json`, loads "
+           "with `--model hf` and vLLM)"),
     Option("compress_device", str, "where compression runs (layer by layer, so a 70B model needs one layer's worth "
-           "of GPU memory)", shown="cuda if available"),
-    Option("storage", bool, "true: also measure how compressible the checkpoint is on disk and put it in the "
+           "of GPU memory)", shown="`cuda` if available"),
+    Option("storage", bool, "`true`: also measure how compressible the checkpoint is on disk and put it in the "
            "results", False),
-    Option("cudnn_attention", bool, "true: let generation use PyTorch's cuDNN attention, which on Hopper costs "
+    Option("cudnn_attention", bool, "`true`: let generation use PyTorch's cuDNN attention, which on Hopper costs "
            "close to a millisecond of CPU per layer and step (it plans every new shape); by default generation "
            "uses the flash / memory-efficient kernels", False),
 )
@@ -61,13 +61,18 @@ def markdown_table() -> str:
     rows = ["| key | meaning | default |", "|---|---|---|"]
     for option in KICK_OPTIONS.values():
         meaning, default = (text.replace("|", "\\|") for text in (option.help, option.default_text))
-        if option.shown is None and option.default is not None:
-            default = f"`{default}`"
         rows.append(f"| `{option.name}` | {meaning} | {default} |")
     return "\n".join(rows)
 
 
-def help_text() -> str:
-    """The same keys for ``kick --help``: one line each."""
-    width = max(map(len, KICK_OPTIONS))
-    return "\n".join(f"  {o.name:<{width}}  {o.help} (default: {o.default_text})" for o in KICK_OPTIONS.values())
+def help_text(width: int = 100) -> str:
+    """The same keys for ``kick --help``: each key and its help, wrapped."""
+    import textwrap
+
+    indent = " " * (max(map(len, KICK_OPTIONS)) + 4)
+    lines = []
+    for option in KICK_OPTIONS.values():
+        text = f"{option.plain_help} (default: {option.plain_default})"
+        lines.append(textwrap.fill(text, width, initial_indent=f"  {option.name:<{len(indent) - 4}}  ",
+                                   subsequent_indent=indent))
+    return "\n".join(lines)

@@ -97,10 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     grid.add_argument("--config", help="YAML grid file (keys as the long options, with underscores)")
     grid.add_argument("--model", help="pretrained model: a local folder or a hub id")
     grid.add_argument("--methods", nargs="+", metavar="METHOD",
-                      help=f"compression methods (dense is always added): {RECIPE_OPTIONS['method'].help}")
+                      help=f"compression methods (dense is always added): {RECIPE_OPTIONS['method'].plain_help}")
     for name in AXES:
         grid.add_argument(f"--{name}", nargs="+", metavar=name[0].upper(),
-                          help=f"axis: {RECIPE_OPTIONS[name].help}")
+                          help=f"axis: {RECIPE_OPTIONS[name].plain_help}")
     grid.add_argument("--recipe-arg", dest="recipe_args", action="append", metavar="KEY=V1,V2",
                       help=f"any other recipe axis, KEY one of {', '.join(OTHER_RECIPE_KEYS)}; e.g. "
                            "--recipe-arg scope=layer,global (repeatable)")
@@ -112,13 +112,13 @@ def build_parser() -> argparse.ArgumentParser:
     for option in CALIBRATION_OPTIONS.values():
         if option.name == "seed":
             model.add_argument("--seed", nargs="+", metavar="SEED",
-                               help=f"axis: {option.help}, one point per seed for the methods that calibrate; "
-                                    f"also lm-eval's generation seed for those points (default: {option.default_text})")
+                               help=f"axis: {option.plain_help}, one point per seed for the methods that calibrate; "
+                                    f"also lm-eval's generation seed for those points (default: {option.plain_default})")
         else:
             model.add_argument(f"--{option.name}", metavar=option.name.upper(),
-                               help=f"{option.help} (default: {option.default_text})")
-    model.add_argument("--cache-dir", "--cache_dir", dest="cache_dir", help=MODEL_OPTIONS["cache_dir"].help)
-    model.add_argument("--storage", action="store_true", default=None, help=MODEL_OPTIONS["storage"].help)
+                               help=f"{option.plain_help} (default: {option.plain_default})")
+    model.add_argument("--cache-dir", "--cache_dir", dest="cache_dir", help=MODEL_OPTIONS["cache_dir"].plain_help)
+    model.add_argument("--storage", action="store_true", default=None, help=MODEL_OPTIONS["storage"].plain_help)
     lm = parser.add_argument_group("lm-eval options (as in the lm_eval command)")
     lm.add_argument("--limit", type=float, help="examples per task (testing only)")
     lm.add_argument("--batch_size", "--batch-size", dest="batch_size", help="batch size or 'auto'")
