@@ -4,7 +4,6 @@ input (no evaluation; the end-to-end runs are in test_sweep_resume.py and test_s
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 

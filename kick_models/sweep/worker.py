@@ -9,7 +9,7 @@ task's prompt format and per-example samples logged, saving with lm-eval's own
 * ``<task>.json``: the tracker's results file with a ``kick_sweep`` record (point, task, seed,
   prompt format, settings, and the samples files it goes with).
 
-A result counts as done only when the samples it names are there (:func:`..plan.is_done`), so
+A result counts as done only when the samples it names are there (:func:`.plan.is_done`), so
 a worker killed at any moment leaves nothing that a later run trusts. The worker holds a lock
 on the point's folder while it runs: a second sweep on the same output skips the point rather
 than racing it, and leftovers of a killed worker can be removed safely.
