@@ -38,11 +38,13 @@ from typing import Any
 
 import torch
 
+from compressors.options import CALIBRATION_OPTIONS, CALIBRATION_SOURCES
+
 __all__ = ["NAMED_SOURCES", "CalibrationConfig", "CalibrationError", "builtin_text", "calibration_tokens"]
 
 C4_HUB = ("allenai/c4", "en/c4-train.00000-of-01024.json.gz")
 WIKITEXT2_HUB = ("Salesforce/wikitext", "wikitext-2-raw-v1")
-NAMED_SOURCES = ("c4", "wikitext2", "builtin", "random")
+NAMED_SOURCES = CALIBRATION_SOURCES
 TEXT_SUFFIXES = (".txt", ".txt.gz")
 DOCUMENT_SUFFIXES = (".jsonl", ".json", ".jsonl.gz", ".json.gz")
 OFFLINE_FIX = "set calibration=<path to a .txt/.jsonl/.json file> or calibration=builtin"
@@ -56,18 +58,31 @@ class CalibrationError(RuntimeError):
 class CalibrationConfig:
     """Where calibration text comes from and how much of it (defaults: the reference's)."""
 
-    source: str = "c4"
-    nsamples: int = 128
-    seqlen: int = 2048
-    seed: int = 0
+    # The keys of compressors.options.CALIBRATION_OPTIONS (``calibration`` is ``source``).
+    source: str = CALIBRATION_OPTIONS["calibration"].default
+    nsamples: int = CALIBRATION_OPTIONS["nsamples"].default
+    seqlen: int = CALIBRATION_OPTIONS["seqlen"].default
+    seed: int = CALIBRATION_OPTIONS["seed"].default
+
+    @classmethod
+    def from_args(cls, **kwargs: Any) -> CalibrationConfig:
+        """Build and validate from ``--model_args`` values (``calibration=``, ``nsamples=``,
+        ``seqlen=``, ``seed=``), each parsed by its :data:`~compressors.options.CALIBRATION_OPTIONS`
+        entry."""
+        unknown = sorted(set(kwargs) - set(CALIBRATION_OPTIONS))
+        if unknown:
+            raise ValueError(f"unknown calibration argument(s) {unknown}: allowed {sorted(CALIBRATION_OPTIONS)}")
+        values = {name: CALIBRATION_OPTIONS[name].parse(value) for name, value in kwargs.items()}
+        if "calibration" in values:
+            values["source"] = values.pop("calibration")
+        return cls(**values).validate()
 
     def validate(self) -> CalibrationConfig:
         """Return ``self`` or raise ValueError naming the bad value and the allowed ones."""
-        for name in ("nsamples", "seqlen", "seed"):
-            value = getattr(self, name)
-            low = 0 if name == "seed" else 1
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"{name}={value!r} is not allowed: give an integer >= {low}")
+        for option in CALIBRATION_OPTIONS.values():
+            value = getattr(self, option.name, None)
+            if option.kind is int and (isinstance(value, bool) or not isinstance(value, int) or value < option.minimum):
+                raise ValueError(f"{option.name}={value!r} is not allowed: give an integer >= {option.minimum}")
         if not isinstance(self.source, str) or not self.source:
             raise ValueError(f"source={self.source!r} is not allowed: {self._allowed()}")
         if self.source not in NAMED_SOURCES:

@@ -41,11 +41,12 @@ Conventions, made explicit because the literature varies:
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import re
 from dataclasses import dataclass
 from typing import Any
+
+from compressors.options import RECIPE_OPTIONS
 
 __all__ = ["ALIASES", "METHODS", "MethodSpec", "QuantSpec", "Recipe", "parse_pattern"]
 
@@ -152,7 +153,7 @@ METHODS: dict[str, MethodSpec] = {
 # kick_lm maps back to "none").
 ALIASES = {"none": "dense"}
 
-QUANT_FIELDS = ("bits", "group_size", "symmetric", "act_order")
+QUANT_FIELDS = tuple(name for name, option in RECIPE_OPTIONS.items() if option.quantization)
 
 _PATTERN = re.compile(r"^(\d+):(\d+)$")
 
@@ -204,15 +205,16 @@ def _split_method(method: Any) -> tuple[str, str | None, str | None]:
 class Recipe:
     """A compression recipe. Invalid values raise ValueError on construction."""
 
-    method: str = "dense"
-    sparsity: float = 0.0
-    pattern: str = "unstructured"
-    scope: str | None = None
-    ignore: tuple[str, ...] = ("lm_head",)
-    bits: int | None = None
-    group_size: int | None = None
-    symmetric: bool | None = None
-    act_order: bool | None = None
+    # One field per key of compressors.options.RECIPE_OPTIONS, in its order, with its default.
+    method: str = RECIPE_OPTIONS["method"].default
+    sparsity: float = RECIPE_OPTIONS["sparsity"].default
+    pattern: str = RECIPE_OPTIONS["pattern"].default
+    scope: str | None = RECIPE_OPTIONS["scope"].default
+    ignore: tuple[str, ...] = RECIPE_OPTIONS["ignore"].default
+    bits: int | None = RECIPE_OPTIONS["bits"].default
+    group_size: int | None = RECIPE_OPTIONS["group_size"].default
+    symmetric: bool | None = RECIPE_OPTIONS["symmetric"].default
+    act_order: bool | None = RECIPE_OPTIONS["act_order"].default
 
     def __post_init__(self) -> None:
         method, prune, quant = _split_method(self.method)
@@ -372,33 +374,14 @@ class Recipe:
 
     @classmethod
     def from_args(cls, **kwargs: Any) -> Recipe:
-        """Build from lm-eval ``--model_args`` values (numbers already cast by lm-eval).
+        """Build from lm-eval ``--model_args`` values (numbers already cast by lm-eval) or text.
 
-        ``sparsity``, ``bits`` and ``group_size`` may also be numeric strings, ``symmetric``
-        and ``act_order`` ``"true"``/``"false"``; ``ignore`` may be a ``;``-separated string
-        (lm-eval splits arguments on commas), with ``""`` or ``"none"`` meaning no pattern.
+        Each value is parsed by its :data:`~compressors.options.RECIPE_OPTIONS` entry: numbers
+        may be numeric strings, switches ``true``/``false``, ``ignore`` a ``;``-separated string
+        (lm-eval splits arguments on commas) with ``""`` or ``"none"`` meaning no pattern, and
+        ``scope=none`` the method's own scope.
         """
-        allowed = {field.name for field in dataclasses.fields(cls)}
-        unknown = sorted(set(kwargs) - allowed)
+        unknown = sorted(set(kwargs) - set(RECIPE_OPTIONS))
         if unknown:
-            raise ValueError(f"unknown recipe argument(s) {unknown}: allowed {sorted(allowed)}")
-        for name, cast, hint in (("sparsity", float, "a float in [0, 1)"), ("bits", int, "an integer"),
-                                 ("group_size", int, "an integer (-1: per channel)")):
-            if isinstance(kwargs.get(name), str):
-                try:
-                    kwargs[name] = cast(kwargs[name])
-                except ValueError:
-                    raise ValueError(f"{name}={kwargs[name]!r} is not a number: give {hint}") from None
-        for name in ("symmetric", "act_order"):
-            if isinstance(kwargs.get(name), str):
-                text = kwargs[name].strip().lower()
-                if text not in ("true", "false"):
-                    raise ValueError(f"{name}={kwargs[name]!r} is not allowed: give true or false")
-                kwargs[name] = text == "true"
-        if kwargs.get("scope") in ("", "none", "None"):
-            kwargs["scope"] = None
-        if isinstance(kwargs.get("ignore"), str):
-            text = kwargs["ignore"].strip()
-            parts = [] if text.lower() in ("", "none") else text.split(";")
-            kwargs["ignore"] = tuple(part.strip() for part in parts if part.strip())
-        return cls(**kwargs)
+            raise ValueError(f"unknown recipe argument(s) {unknown}: allowed {sorted(RECIPE_OPTIONS)}")
+        return cls(**{name: RECIPE_OPTIONS[name].parse(value) for name, value in kwargs.items()})

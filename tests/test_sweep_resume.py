@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import signal
@@ -11,36 +12,11 @@ import time
 
 import pytest
 
+from fixtures.sweep_task import write_task
 from kick_models.report.compare import build_report
 from kick_models.report.results import load_runs
 
 POINTS = ("dense", "magnitude_sparsity-0.3", "magnitude_sparsity-0.5")
-TASK_YAML = """task: tiny_capitals
-dataset_path: json
-dataset_kwargs:
-  data_files: {data}
-test_split: train
-output_type: multiple_choice
-doc_to_text: "Q: {{{{question}}}}\\nA:"
-doc_to_choice: choices
-doc_to_target: label
-metric_list:
-  - metric: acc
-    aggregation: mean
-    higher_is_better: true
-metadata:
-  version: 1.0
-"""
-
-
-def write_task(folder):
-    folder.mkdir()
-    rows = [("France", ["Paris", "Rome"], 0), ("Italy", ["Paris", "Rome"], 1), ("Japan", ["Tokyo", "Rome"], 0)]
-    data = folder / "capitals.jsonl"
-    data.write_text("".join(json.dumps({"question": f"What is the capital of {c}?", "choices": ch, "label": y}) + "\n"
-                            for c, ch, y in rows))
-    (folder / "tiny_capitals.yaml").write_text(TASK_YAML.format(data=data))
-    return folder
 
 
 @pytest.mark.slow
@@ -68,16 +44,29 @@ def test_killed_sweep_resumes_skipping_done_points(tiny_model_dir, tmp_path):
     stamps = {f: f.stat().st_mtime_ns for f in done}
     for f in done:  # what is there is complete
         assert json.loads(f.read_text())["kick_sweep"]["task"] == "tiny_capitals"
+    # leftovers of a killed worker (the kill may also have left its own) in a point not yet done
+    todo = files[-1].parent
+    todo.mkdir(parents=True, exist_ok=True)
+    (todo / ".tiny_capitals.json.partial-x1").write_text("{")
+    (todo / ".tiny_capitals.samples.partial-x2").mkdir()
 
     second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert second.returncode == 0, second.stderr[-3000:]
-    assert f"{len(done)} of {len(files)} points already done" in second.stderr
+    assert f"{len(done)} of {len(files)} results already done" in second.stderr
     assert all(f.exists() for f in files)
     assert {f: f.stat().st_mtime_ns for f in done} == stamps  # skipped, not redone
     for f in done:  # no worker was started again for a finished recipe
         assert (f.parent / "worker.log").read_text().count("=====") == 1
-    leftovers = [p for p in out.rglob(".partial-*")]
+    leftovers = [p for p in out.rglob("*.partial-*")]
     assert leftovers == []
+    for f in files:  # lm-eval's per-example samples beside each result, the ones it names
+        record = json.loads(f.read_text())["kick_sweep"]
+        assert record["prompt_format"] == "raw" and record["seed"] is None
+        (name,) = record["samples"]
+        assert name.startswith("tiny_capitals.samples/samples_tiny_capitals_") and name.endswith(".jsonl.gz")
+        lines = gzip.decompress((f.parent / name).read_bytes()).decode().splitlines()
+        assert [json.loads(line)["doc_id"] for line in lines] == [0, 1]
+        assert [p.name for p in (f.parent / "tiny_capitals.samples").iterdir()] == [name.split("/")[1]]
 
     results = {f.parent.name: json.loads(f.read_text()) for f in files}
     assert results["magnitude_sparsity-0.5"]["config"]["kick"]["recipe"]["sparsity"] == 0.5

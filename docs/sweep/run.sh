@@ -4,10 +4,14 @@
 # Every `kick sweep` below resumes: run this script again and finished points are skipped.
 # Per-task limits keep the grid within a few CPU hours; they are recorded in every result
 # file (kick_sweep.settings) and in docs/sweep/README.md.
+# The results committed in docs/sweep/results were run before kick sweep chose each task's
+# prompt format and kept per-example samples (factoid QA and TriviaQA then ran with SmolLM2's
+# chat template, as their kick_sweep.settings record); kick sweep refuses to mix them with new
+# results, so give another OUT (or move them aside) to run this again.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export KICK_DATA_DIR=${KICK_DATA_DIR:-$(cd ../shared/data && pwd)}
-OUT=docs/sweep/results
+OUT=${OUT:-docs/sweep/results}
 MODEL=$(kick smollm2)
 GRID=(--model "$MODEL" --output "$OUT" --device cpu --batch_size 32 --model-args dtype=float32
       --calibration builtin --nsamples 32 --seqlen 512)
@@ -18,12 +22,12 @@ GRIDS=(
   "--methods rtn gptq --bits 8 4 --recipe-arg group_size=64"  # 576 = 9 x 64; 128 does not divide it
   "--methods magnitude wanda sparsegpt --sparsity 0.1 0.3 0.7"
 )
-# Generation tasks first, on every grid: SmolLM2 is an instruct model, so its chat template
-# (as lm-eval advises).
+# Generation tasks first, on every grid; raw prompts, as the reference code (kick sweep picks
+# each task's format).
 for grid in "${GRIDS[@]}"; do
   # shellcheck disable=SC2086  # each grid is a list of options
-  kick sweep "${GRID[@]}" $grid --tasks kick_factoid_qa kick_icrqa_closed --limit 100 --apply_chat_template
-  kick sweep "${GRID[@]}" $grid --tasks kick_icrqa_open --limit 20 --apply_chat_template
+  kick sweep "${GRID[@]}" $grid --tasks kick_factoid_qa kick_icrqa_closed --limit 100
+  kick sweep "${GRID[@]}" $grid --tasks kick_icrqa_open --limit 20
 done
 # Then MMLU as the reference runs it (plain 5-shot prompt): 1 question from each of the 57
 # subjects, batch 4 (32 prompts of up to 2,048 tokens need 13 GB for the logits alone in fp32),
