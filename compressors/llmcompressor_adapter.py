@@ -1,14 +1,13 @@
 """The one place llm-kick runs llmcompressor (pinned: ``llmcompressor==0.14.0.1``); it knows no
 method by name.
 
-A method module builds its llmcompressor modifiers (``compressors.pruning.wanda``,
-``compressors.pruning.sparsegpt``, ``compressors.quantization.rtn`` / ``gptq`` / ``awq``) and
-hands them to :func:`run_oneshot` (through :func:`run_pruning` or :func:`run_quantization`,
+A method module (in :mod:`compressors.pruning` or :mod:`compressors.quantization`) builds its
+llmcompressor modifiers and hands them to :func:`run_oneshot` (through :func:`run_pruning` or :func:`run_quantization`,
 which also build the report), which runs them through ``oneshot`` and its sequential
 pipeline: the model stays where it is (CPU for large models), each decoder layer is moved to
 the accelerator in turn with the cached calibration activations, calibrated, compressed, and
-run again so the next layer sees the compressed layer's outputs (as the SparseGPT, Wanda and
-GPTQ reference code do). Afterwards the model is returned to a plain state: offloading hooks
+run again so the next layer sees the compressed layer's outputs (as the reference code of
+the one-shot methods does). Afterwards the model is returned to a plain state: offloading hooks
 removed, llmcompressor's ``save_pretrained`` wrapper removed, session reset. A quantized
 model keeps compressed-tensors' quantization scheme, scales and zero points on its ``Linear``
 modules, and its weights hold the quantized values, so it runs as is and
@@ -105,7 +104,7 @@ def run_oneshot(
     which must be ``device``. Returns ``{"device", "batch_size"}`` for the report.
 
     ``freeze``: afterwards write each quantized weight's grid values into the weight (for
-    modifiers that only fake-quantize in ``forward``: round-to-nearest, AWQ).
+    modifiers that only fake-quantize in ``forward``).
 
     llmcompressor draws its own progress bars (two per decoder layer: calibrating, then
     propagating); tqdm reads ``TQDM_DISABLE=1`` at import time to silence them."""
@@ -198,18 +197,18 @@ def weight_quantization(weights: dict, ignore: list[str]) -> dict:
 class PerWeightPruning(SparsityModifierBase):
     """llmcompressor's one-shot pruning step with the per-weight solver left to a subclass.
 
-    ``SparsityModifierBase`` (SparseGPT, Wanda) asks its subclasses for ``compress_modules``,
-    run after each decoder layer is calibrated. This one is the loop of llmcompressor's
-    ``SparseGPTModifier`` and ``WandaPruningModifier`` (0.14.0.1: each calibrated module's
-    weight onloaded, solved, logged with its loss, written back) calling :meth:`solve`,
-    which a method implements (its own solver or llmcompressor's). It also counts each
-    pruned weight's zeros where the solver returns it, still on the accelerator and without
-    synchronising: counting afterwards means a second pass over the whole model, which for a
-    large model in CPU memory crosses PCIe again. Combine it with the method's modifier, it
-    first: ``class Ours(PerWeightPruning, SparseGPTModifier)``.
+    ``SparsityModifierBase``, the base of llmcompressor's one-shot pruning modifiers, asks its
+    subclasses for ``compress_modules``, run after each decoder layer is calibrated. This one
+    is the loop those modifiers share (0.14.0.1: each calibrated module's weight onloaded,
+    solved, logged with its loss, written back), calling :meth:`solve`, which a method
+    implements (its own solver or llmcompressor's). It also counts each pruned weight's zeros
+    where the solver returns it, still on the accelerator and without synchronising: counting
+    afterwards means a second pass over the whole model, which for a large model in CPU
+    memory crosses PCIe again. Combine it with the method's modifier, it first:
+    ``class Ours(PerWeightPruning, TheirPruningModifier)``.
     """
 
-    # the name of the loss in the METRIC log lines (SparseGPT's "SGPT"); None: no loss
+    # the name of the solver's loss in the METRIC log lines; None: the solver reports none
     loss_name: ClassVar[str | None] = None
     _zeros: dict = PrivateAttr(default_factory=dict)
 
@@ -268,7 +267,7 @@ def _indexed(device: torch.device) -> tuple[str, int]:
 def _logs_to_stderr():
     """While the block runs, llmcompressor's log goes to stderr at ``LLM_COMPRESSOR_LOG_LEVEL``
     (default WARNING: warnings such as a Hessian that could not be inverted, and the
-    per-module METRIC lines); afterwards llmcompressor's own configuration is back.
+    per-module METRIC lines, level 38); afterwards llmcompressor's own configuration is back.
 
     llmcompressor logs through loguru's one process-wide logger, to a stdout sink that it adds
     when imported (``llmcompressor/logger.py``: INFO, one line per module and batch), and
@@ -320,9 +319,9 @@ def one_process():
 
 
 def _freeze_quantized_weights(model: torch.nn.Module) -> None:
-    """Replace each quantized weight by its grid values (round-to-nearest and AWQ only
-    fake-quantize in ``forward``), so the weights in memory are the ones the checkpoint will
-    hold (fake quantization in ``forward`` is then the identity)."""
+    """Replace each quantized weight by its grid values (for modifiers that only fake-quantize
+    in ``forward``), so the weights in memory are the ones the checkpoint will hold (fake
+    quantization in ``forward`` is then the identity)."""
     with torch.no_grad():
         for module in model.modules():
             scheme = getattr(module, "quantization_scheme", None)
