@@ -14,9 +14,10 @@ does nothing; ``magnitude`` is our own code (:mod:`compressors.pruning.magnitude
 at a time on ``device``; ``wanda``, ``sparsegpt``, ``rtn``, ``gptq`` and ``awq`` build
 llmcompressor's modifiers and run them through :mod:`compressors.llmcompressor_adapter`, which
 keeps the model where it was loaded and moves one decoder layer at a time to the accelerator,
-so a 70B model compresses on one GPU from CPU memory. ``int8`` and ``nf4`` quantize while loading (:mod:`compressors.quantization.bitsandbytes`:
-load with its ``bnb_config``); ``compress`` checks and reports them. ``<pruning>+<quantization>``
-prunes, then quantizes keeping the zeros.
+so a 70B model compresses on one GPU from CPU memory. ``int8`` and ``nf4`` quantize while
+loading (:mod:`compressors.quantization.bitsandbytes`: load with its ``bnb_config``);
+``compress`` checks and reports them. ``<pruning>+<quantization>`` prunes, then quantizes
+keeping the zeros.
 
 A quantized model is saved in compressed-tensors format (packed integer codes and a
 ``quantization_config`` in ``config.json``: :mod:`compressors.quantization.checkpoint`), a
