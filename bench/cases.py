@@ -3,23 +3,21 @@ llmcompressor called directly.
 
 A case names a recipe (:class:`compressors.recipe.Recipe` keyword arguments) and the
 llmcompressor modifier a user would write for the same work. The direct call takes the same
-calibration batches and keeps activations on the same device as our adapter
+calibration batches and keeps activations on the same device as our runner
 (:mod:`compressors.llmcompressor_adapter`), so the two differ only by what our wrapper adds:
 the ratio of their times is the wrapper's overhead (for SparseGPT it also counts our per-weight
-solver, :func:`compressors.pruning.sparsegpt.sparsify`, which our adapter runs in place of
-llmcompressor's: same weights, less time). Modifier settings are llmcompressor's
+solver, :func:`compressors.pruning.sparsegpt.sparsify`, which our SparseGPT modifier runs in
+place of llmcompressor's: same weights, less time). Modifier settings are llmcompressor's
 defaults, which are the papers' (SparseGPT: blocks of 128 columns, 1% dampening; GPTQ: the
 same, symmetric int weights in groups); the benchmark checks that both ways give identical
 weights, so a difference in settings cannot hide.
 
-A case whose method ``compressors.recipe.METHODS`` does not have yet, or whose engine module
-is not there yet (``gptq`` while the quantization engine is being written), is refused with
-the reason; by default only the cases that can run do.
+A case whose method ``compressors.recipe.METHODS`` does not have is refused with the reason;
+by default only the cases that can run do.
 """
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass, field
 
 import torch
@@ -38,11 +36,8 @@ class Case:
         """Why llm-kick cannot run this case yet, or ``None``."""
         from compressors.recipe import METHODS
 
-        spec = METHODS.get(self.method)
-        if spec is None:
+        if self.method not in METHODS:
             return f"compressors.recipe.METHODS has no {self.method!r} (it has {sorted(METHODS)})"
-        if spec.engine is not None and importlib.util.find_spec(spec.engine) is None:
-            return f"its engine module {spec.engine!r} does not exist yet"
         return None
 
     def recipe(self):
@@ -65,7 +60,7 @@ class Case:
                 sparsity=args.get("sparsity", 0.5),
                 mask_structure="0:0" if pattern == "unstructured" else pattern,
                 targets=["Linear"],
-                ignore=["re:.*lm_head"],  # a bare "lm_head" does not exclude it (FINDINGS.md)
+                ignore=["re:.*lm_head"],  # a bare "lm_head" does not exclude it (matched as "lm_head.")
             )
         if self.method == "gptq":
             from compressed_tensors.quantization import QuantizationArgs, QuantizationScheme

@@ -40,8 +40,11 @@ HOOKED = (
     ("llmcompressor.modifiers.gptq.base", "accumulate_hessian", "statistics"),
     ("llmcompressor.modifiers.gptq.base", "quantize_weight", "solve"),
     ("llmcompressor.pipelines.sequential.pipeline", "trace_subgraphs", "trace"),
-    # llm-kick's SparseGPT solver, which our adapter puts in the place of sparsify_weight
-    ("compressors.llmcompressor_adapter", "sparsify", "solve"),
+    # the solvers llm-kick's modifier subclasses call: Wanda's own (through its module), our
+    # SparseGPT solver, and GPTQ keeping zeros on a pruned model
+    ("llmcompressor.modifiers.pruning.wanda.wanda_sparsify", "sparsify_weight", "solve"),
+    ("compressors.pruning.sparsegpt", "sparsify", "solve"),
+    ("compressors.quantization.sparse_gptq", "quantize_keeping_zeros", "solve"),
 )
 PHASES = ("statistics", "solve", "forward", "trace", "other")
 

@@ -9,14 +9,15 @@
     report = compress(model, recipe, tokens)          # sparsity=0.5, bits=4); JSON-serialisable
     save_checkpoint(model, tokenizer, "out/llama-wanda50")
 
-Which method runs where: ``dense`` does nothing; ``magnitude`` is our own code
-(:mod:`compressors.pruning.magnitude`), one matrix at a time on ``device``; ``wanda``,
-``sparsegpt``, ``rtn``, ``gptq`` and ``awq`` run llmcompressor's modifiers
-(:mod:`compressors.llmcompressor_adapter`), which keep the model where it was loaded and move
-one decoder layer at a time to the accelerator, so a 70B model compresses on one GPU from CPU
-memory. ``int8`` and ``nf4`` quantize while loading (:mod:`compressors.quantization.bitsandbytes`:
-load with its ``bnb_config``); ``compress`` checks and reports them. ``<pruning>+<quantization>``
-prunes, then quantizes keeping the zeros.
+Which method runs where (each method's module: :data:`compressors.engines.ENGINES`): ``dense``
+does nothing; ``magnitude`` is our own code (:mod:`compressors.pruning.magnitude`), one matrix
+at a time on ``device``; ``wanda``, ``sparsegpt``, ``rtn``, ``gptq`` and ``awq`` build
+llmcompressor's modifiers and run them through :mod:`compressors.llmcompressor_adapter`, which
+keeps the model where it was loaded and moves one decoder layer at a time to the accelerator,
+so a 70B model compresses on one GPU from CPU memory. ``int8`` and ``nf4`` quantize while
+loading (:mod:`compressors.quantization.bitsandbytes`: load with its ``bnb_config``);
+``compress`` checks and reports them. ``<pruning>+<quantization>`` prunes, then quantizes
+keeping the zeros.
 
 A quantized model is saved in compressed-tensors format (packed integer codes and a
 ``quantization_config`` in ``config.json``: :mod:`compressors.quantization.checkpoint`), a
@@ -25,7 +26,6 @@ pruned one dense, a bitsandbytes one as transformers saves it.
 
 from __future__ import annotations
 
-import importlib
 import os
 import time
 from pathlib import Path
@@ -34,7 +34,8 @@ import torch
 
 from compressors.pruning.targets import check_prunable, select_linears
 from compressors.pruning.zeros import counting_device, layer_zeros, settled, sparsity_report
-from compressors.recipe import METHODS, Recipe
+from compressors.engines import ENGINES
+from compressors.recipe import Recipe
 from kick_core.provenance import library_versions
 
 __all__ = ["check_device", "check_group_size", "compress", "library_versions", "measured_sparsity", "save_checkpoint"]
@@ -57,7 +58,6 @@ def compress(
     ``progress``: our tqdm bars (magnitude); llmcompressor always draws its own, two per
     decoder layer (``TQDM_DISABLE=1`` in the environment silences every bar).
     """
-    recipe = recipe.validate()
     start = time.perf_counter()
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     linears, skipped = select_linears(model, recipe.ignore)
@@ -73,7 +73,7 @@ def compress(
     with torch.no_grad():  # prune first, then quantize (keeping the zeros)
         for entry, method in (("prune", recipe.prune_method), ("quantize", recipe.quant_method)):
             if method:
-                run = getattr(importlib.import_module(METHODS[method].engine), entry)
+                run = getattr(ENGINES[method], entry)
                 stages[entry] = run(model, linears, recipe, calibration, device=device, progress=progress)
     if len(stages) == 1:
         engine = next(iter(stages.values()))
@@ -110,11 +110,12 @@ def compress(
 
 
 def check_device(recipe: Recipe, device: str | torch.device) -> None:
-    """ValueError if a stage of ``recipe`` cannot run on ``device`` (AWQ needs CUDA)."""
-    if recipe.quant_method == "awq":
-        from compressors.quantization.awq import check_device as awq_check_device
-
-        awq_check_device(device)
+    """ValueError if a stage of ``recipe`` cannot run on ``device`` (e.g. AWQ needs CUDA): the
+    ``check_device`` of each stage's engine that has one."""
+    for method in (recipe.prune_method, recipe.quant_method):
+        check = getattr(ENGINES[method], "check_device", None) if method else None
+        if check is not None:
+            check(device)
 
 
 def check_group_size(model: torch.nn.Module, recipe: Recipe) -> None:

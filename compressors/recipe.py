@@ -74,76 +74,73 @@ class QuantSpec:
 
 @dataclass(frozen=True)
 class MethodSpec:
-    """What a method accepts and which module runs it.
+    """What a method accepts.
 
-    ``scopes`` are the unstructured comparison groups a pruning method defines (the first is
-    the default); ``quant`` is set for quantization methods. ``engine`` is the module whose
-    ``prune(model, linears, recipe, calibration, device=..., progress=...)`` (pruning) or
-    ``quantize(...)`` (same arguments; quantization) applies it (``None``: nothing to do).
+    ``prunes``: a pruning method (it may come first in ``<pruning>+<quantization>``);
+    ``quant`` is set for quantization methods; neither for ``dense``. ``scopes`` are the
+    unstructured comparison groups a pruning method defines (the first is the default). The
+    module that applies a method is its entry in :data:`compressors.engines.ENGINES` (kept
+    apart, so that this module imports neither torch nor llmcompressor).
     """
 
     needs_calibration: bool
     scopes: tuple[str, ...]
-    engine: str | None
     summary: str
     quant: QuantSpec | None = None
+    prunes: bool = False
 
     @property
     def default_scope(self) -> str | None:
         return self.scopes[0] if self.scopes else None
-
-    @property
-    def prunes(self) -> bool:
-        return self.engine is not None and self.quant is None
 
 
 INT_BITS = (2, 3, 4, 8)
 
 # The method registry: pruning, then quantization (combinations are "<pruning>+<quantization>").
 METHODS: dict[str, MethodSpec] = {
-    "dense": MethodSpec(False, (), None, "no compression (sparsity 0): the baseline"),
+    "dense": MethodSpec(False, (), "no compression (sparsity 0): the baseline"),
     "magnitude": MethodSpec(
         False,
         ("layer", "row", "global"),
-        "compressors.pruning.magnitude",
         "|W| (Han et al. 2015); layer: one threshold per matrix as the LLM-KICK reference, "
         "row: per output row, global: one threshold over all pruned matrices",
+        prunes=True,
     ),
     "wanda": MethodSpec(
         True,
         ("row",),
-        "compressors.pruning.wanda",
         "|W_ij|*||X_j||_2 compared within each output row (Sun et al. 2024)",
+        prunes=True,
     ),
     "sparsegpt": MethodSpec(
         True,
         ("block",),
-        "compressors.pruning.sparsegpt",
         "OBS saliency w^2/[H^-1]_jj^2 compared within each block of 128 input columns, "
         "with the OBS weight update (Frantar & Alistarh 2023)",
+        prunes=True,
     ),
     "rtn": MethodSpec(
-        False, (), "compressors.quantization.rtn",
+        False, (),
         "round-to-nearest onto a min-max integer grid per group",
         QuantSpec(bits=INT_BITS, group_size=128, symmetric=True),
     ),
     "gptq": MethodSpec(
-        True, (), "compressors.quantization.gptq",
+        True, (),
         "second-order column-by-column rounding with OBS error feedback (Frantar et al. 2023)",
         QuantSpec(bits=INT_BITS, group_size=128, symmetric=True, act_order=True),
     ),
     "awq": MethodSpec(
-        True, (), "compressors.quantization.awq",
+        True, (),
         "activation-aware per-channel scaling, then round-to-nearest (Lin et al. 2024); CUDA only",
         QuantSpec(bits=(4,), group_size=128, symmetric=False),
     ),
     "int8": MethodSpec(
-        False, (), "compressors.quantization.bitsandbytes",
+        False, (),
         "LLM.int8(): absmax int8 per row, outlier features in 16-bit (Dettmers et al. 2022)",
         QuantSpec(bits=(8,), group_size=None, symmetric=None, after_pruning=False, on_load=True),
     ),
     "nf4": MethodSpec(
-        False, (), "compressors.quantization.bitsandbytes",
+        False, (),
         "4-bit NormalFloat, blocks of 64, double-quantized scales (QLoRA, Dettmers et al. 2023)",
         QuantSpec(bits=(4,), group_size=64, symmetric=None, fixed_group_size=True, after_pruning=False, on_load=True),
     ),
@@ -331,10 +328,6 @@ class Recipe:
                 "scale (e.g. 32, 64, 128) or -1 for one scale per output channel"
             )
         return value
-
-    def validate(self) -> Recipe:
-        """Return ``self``: a Recipe is validated and normalised when it is built."""
-        return self
 
     @property
     def nm(self) -> tuple[int, int] | None:

@@ -125,10 +125,10 @@ def test_a_bare_cuda_device_is_the_current_gpu_of_a_data_parallel_rank(monkeypat
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "current_device", lambda: 1)
     model = load(tiny_model_dir)
-    assert adapter._main_device(model, "wanda", torch.device("cuda")) == torch.device("cuda:1")
-    assert adapter._main_device(model, "wanda", torch.device("cuda:1")) == torch.device("cuda:1")
+    assert adapter._main_device(model, torch.device("cuda")) == torch.device("cuda:1")
+    assert adapter._main_device(model, torch.device("cuda:1")) == torch.device("cuda:1")
     with pytest.raises(ValueError, match="main device cuda:1, not cuda:0"):
-        adapter._main_device(model, "wanda", torch.device("cuda:0"))
+        adapter._main_device(model, torch.device("cuda:0"))
 
 
 def test_save_checkpoint_round_trips_safetensors_only(tiny_model_dir, tmp_path):

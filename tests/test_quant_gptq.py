@@ -66,16 +66,30 @@ def test_gptq_layer_output_error_is_lower_than_rtn(tiny_model_dir, tokens, bits)
     assert sum(errors["gptq"].values()) < 0.7 * sum(errors["rtn"].values())
 
 
-def test_zero_keeping_kernel_is_llmcompressors_gptq_on_dense_weights(tiny_model_dir, tokens):
-    from compressors.llmcompressor_adapter import quantize_with_modifier
+def gptq_modifier(recipe: Recipe, keep_zeros: bool):
+    """The GPTQ modifier ``compressors.quantization.gptq`` builds for ``recipe``, with or
+    without the zero-keeping kernel, keeping the LM head dense."""
+    from llmcompressor.modifiers.gptq import GPTQModifier
+
+    from compressors.llmcompressor_adapter import weight_quantization
+    from compressors.quantization.gptq import BLOCK_SIZE, DAMPENING, keeping_zeros_class
     from compressors.quantization.scheme import weight_args
+
+    weights = weight_args(recipe)
+    actorder = weights.pop("actorder")
+    modifier_type = keeping_zeros_class() if keep_zeros else GPTQModifier
+    return modifier_type(**weight_quantization(weights, ["lm_head"]), actorder=actorder,
+                         block_size=BLOCK_SIZE, dampening_frac=DAMPENING)
+
+
+def test_zero_keeping_kernel_is_llmcompressors_gptq_on_dense_weights(tiny_model_dir, tokens):
+    from compressors.llmcompressor_adapter import run_oneshot
 
     recipe = Recipe("gptq", bits=4, group_size=32)
     results = []
     for keep_zeros in (False, True):
         model = load(tiny_model_dir)
-        quantize_with_modifier(model, "gptq", ["lm_head"], weight_args(recipe), tokens, device=torch.device("cpu"),
-                               keep_zeros=keep_zeros, block_size=128, dampening_frac=0.01)
+        run_oneshot(model, [gptq_modifier(recipe, keep_zeros)], tokens, torch.device("cpu"))
         results.append({n: m.weight.detach() for n, m in model.named_modules() if hasattr(m, "weight_scale")})
     library, ours = results
     assert library.keys() == ours.keys() and len(ours) == 14
@@ -105,14 +119,12 @@ def test_sparsegpt_then_gptq_keeps_the_pruned_mask(tiny_model_dir, tokens, patte
 
 def test_llmcompressors_own_gptq_after_pruning_loses_the_zeros(tiny_model_dir, tokens):
     """Why the zero-keeping kernel exists: the plain GPTQModifier refills pruned weights."""
-    from compressors.llmcompressor_adapter import quantize_with_modifier
-    from compressors.quantization.scheme import weight_args
+    from compressors.llmcompressor_adapter import run_oneshot
 
     recipe = Recipe("sparsegpt+gptq", pattern="2:4", bits=4, group_size=32)
     model = load(tiny_model_dir)
     compress(model, Recipe("sparsegpt", pattern="2:4"), tokens, device="cpu", progress=False)
-    quantize_with_modifier(model, "gptq", ["lm_head"], weight_args(recipe), tokens, device=torch.device("cpu"),
-                           keep_zeros=False, block_size=128, dampening_frac=0.01)
+    run_oneshot(model, [gptq_modifier(recipe, keep_zeros=False)], tokens, torch.device("cpu"))
     assert not measured_sparsity(model, recipe)["nm_groups_ok"]
 
 

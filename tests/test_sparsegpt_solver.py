@@ -1,9 +1,9 @@
 """compressors.pruning.sparsegpt.sparsify: llmcompressor's SparseGPT solve, with fewer launches.
 
-It replaces llmcompressor's ``sparsify_weight`` inside ``SparseGPTModifier`` (see
-compressors/llmcompressor_adapter.py), so it must give the very same weights on the same
-Hessian: unstructured and N:M, bf16 and float32 weights, widths that are not a multiple of
-the block, inputs that never fire, and a Hessian that cannot be inverted.
+It replaces llmcompressor's ``sparsify_weight`` inside ``SparseGPTModifier`` (the subclass
+``compressors.pruning.sparsegpt.modifier_class`` builds), so it must give the very same
+weights on the same Hessian: unstructured and N:M, bf16 and float32 weights, widths that are
+not a multiple of the block, inputs that never fire, and a Hessian that cannot be inverted.
 (tests/test_bench_smoke.py checks the same end to end: a whole model through llm-kick and
 through llmcompressor's ``oneshot``.)
 """
@@ -85,25 +85,26 @@ def test_the_weight_is_not_changed_in_place():
 
 
 def test_the_modifier_runs_this_solver_for_every_pruned_linear(tiny_model_dir, monkeypatch):
-    """Through compressors.api, SparseGPTModifier solves each target with ``sparsify``; its
-    own solver is back in place afterwards."""
-    import llmcompressor.modifiers.pruning.sparsegpt.base as base
+    """Through compressors.api, the SparseGPT modifier solves each target with ``sparsify``
+    and never with llmcompressor's own solver."""
+    import llmcompressor.modifiers.pruning.sparsegpt.sgpt_sparsify as sgpt_sparsify
     from transformers import AutoModelForCausalLM
 
-    import compressors.llmcompressor_adapter as adapter
+    import compressors.pruning.sparsegpt as sparsegpt
     from compressors.api import compress
     from compressors.recipe import Recipe
 
-    solved = []
+    solved, theirs_called = [], []
 
     def counting(weight, *args, **kwargs):
         solved.append(tuple(weight.shape))
         return sparsify(weight, *args, **kwargs)
 
-    monkeypatch.setattr(adapter, "sparsify", counting)
-    original = base.sparsify_weight
+    monkeypatch.setattr(sparsegpt, "sparsify", counting)
+    monkeypatch.setattr(sgpt_sparsify, "sparsify_weight", lambda *a, **k: theirs_called.append(1) or sparsify_weight(*a, **k))
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
     calibration = torch.randint(0, model.config.vocab_size, (2, 16))
     report = compress(model, Recipe("sparsegpt", sparsity=0.5), calibration, device="cpu")
     assert len(solved) == len(report["sparsity"]["layers"]) > 0
-    assert base.sparsify_weight is original
+    assert not theirs_called
+    assert report["engine"].endswith(" SparseGPTModifier")

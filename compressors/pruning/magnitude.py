@@ -18,9 +18,13 @@ to zero. The group decides which weights compete, and so the result:
   end up with different sparsities (only the total meets the target).
 * ``pattern="N:M"`` – the N smallest of every M consecutive inputs of each row.
 
-Own code, not llmcompressor: its ``MagnitudePruningModifier`` applies masks on optimizer steps
-and does nothing in one-shot use, and its mask factory has no N:M (see FINDINGS.md). The work
-is a few tensor operations per matrix, run on ``device`` one matrix at a time.
+Own code, not llmcompressor: its ``MagnitudePruningModifier`` (0.14.0.1,
+``llmcompressor/modifiers/pruning/magnitude/base.py``) is a training-time modifier: its
+masks follow a sparsity schedule and are applied to the weights on optimizer steps (by
+default), which a one-shot run never takes; and its mask factory
+(``modifiers/pruning/utils/pytorch/mask_factory.py``) knows unstructured, channel, filter
+and block masks, no N:M. The work is a few tensor operations per matrix, run on ``device`` one matrix
+at a time.
 """
 
 from __future__ import annotations

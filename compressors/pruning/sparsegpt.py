@@ -18,23 +18,25 @@ columns are processed left to right in blocks of ``B = 128``:
 
 The comparison group is therefore the column block (``scope="block"``), not the row.
 
-Run by llmcompressor's ``SparseGPTModifier`` (through :mod:`compressors.llmcompressor_adapter`):
-its layer-by-layer pipeline and Hessian accumulation, with :func:`sparsify` as the per-weight
-solver. llmcompressor's own solver (``sgpt_sparsify.py``, 0.14.0.1) is the reference
-implementation (IST-DASLab/sparsegpt ``fasterprune``) line for line: same dampening, Cholesky
-inverse, block size, saliency threshold ``sort(eps)[int(s * numel)]`` per block, and N:M
-groups along the input dimension; :func:`sparsify` does the same arithmetic with fewer kernel
-launches (it gives identical weights), because theirs is launch-bound on a GPU. We use the
-paper's settings: ``block_size=128``, ``dampening_frac=0.01``.
+Run by llmcompressor's ``SparseGPTModifier`` (:func:`modifier_class`, through
+:func:`compressors.llmcompressor_adapter.run_oneshot`): its layer-by-layer pipeline and Hessian
+accumulation, with :func:`sparsify` as the per-weight solver. llmcompressor's own solver
+(``sgpt_sparsify.py``, 0.14.0.1) is the reference implementation (IST-DASLab/sparsegpt
+``fasterprune``) line for line: same dampening, Cholesky inverse, block size, saliency
+threshold ``sort(eps)[int(s * numel)]`` per block, and N:M groups along the input dimension;
+:func:`sparsify` does the same arithmetic with fewer kernel launches (it gives identical
+weights), because theirs is launch-bound on a GPU (bench/RESULTS.md has the timings). We use
+the paper's settings: ``block_size=128``, ``dampening_frac=0.01``.
 """
 
 from __future__ import annotations
 
 import logging
+from functools import cache
 
 import torch
 
-__all__ = ["BLOCK_SIZE", "DAMPENING", "prune", "sparsify"]
+__all__ = ["BLOCK_SIZE", "DAMPENING", "modifier_class", "prune", "sparsify"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,13 +48,40 @@ def prune(model, linears: dict[str, torch.nn.Linear], recipe, calibration: torch
     """Prune ``linears`` of ``model`` in place with SparseGPT on ``calibration`` tokens.
 
     ``progress`` is not used: llmcompressor always draws its own per-layer bars."""
-    from compressors.llmcompressor_adapter import prune_with_modifier
+    from compressors.llmcompressor_adapter import pruning_targets, run_pruning
 
-    return prune_with_modifier(
-        model, "sparsegpt", list(linears), recipe.sparsity, recipe.nm, calibration,
-        device=torch.device(device),
-        block_size=BLOCK_SIZE, dampening_frac=DAMPENING,
-    )
+    options = {"block_size": BLOCK_SIZE, "dampening_frac": DAMPENING}
+    modifier = modifier_class()(sparsity=recipe.sparsity, **pruning_targets(list(linears), recipe.nm), **options)
+    return run_pruning(model, modifier, calibration, torch.device(device), **options)
+
+
+@cache
+def modifier_class() -> type:
+    """llmcompressor's ``SparseGPTModifier`` with :func:`sparsify` as its per-weight solver, in
+    the loop of :class:`~compressors.llmcompressor_adapter.PerWeightPruning` (which counts the
+    zeros). Built on first use: importing llmcompressor takes seconds.
+
+    Weights that are not a plain ``Linear``, and ``preserve_sparsity_mask`` (which we never
+    set), stay with llmcompressor's solver."""
+    import llmcompressor.modifiers.pruning.sparsegpt.sgpt_sparsify as sgpt_sparsify
+    from llmcompressor.modifiers.pruning import SparseGPTModifier
+
+    from compressors.llmcompressor_adapter import PerWeightPruning
+
+    class SparseGPTSolvedHere(PerWeightPruning, SparseGPTModifier):
+        loss_name = "SGPT"
+
+        def solve(self, module, sparsity):
+            if self.preserve_sparsity_mask or type(module) is not torch.nn.Linear:
+                return sgpt_sparsify.sparsify_weight(
+                    module, self._hessians, sparsity, self._prune_n, self._prune_m, self.block_size,
+                    self.dampening_frac, self.preserve_sparsity_mask,
+                )
+            hessian = self._hessians.pop(module)  # as theirs: the dict must not keep it alive
+            nm = (self._prune_n, self._prune_m) if self._prune_n else None
+            return sparsify(module.weight, hessian, sparsity, nm, block_size=self.block_size, dampening=self.dampening_frac)
+
+    return SparseGPTSolvedHere
 
 
 @torch.no_grad()
@@ -75,8 +104,8 @@ def sparsify(
     Same arithmetic, in the same order, as llmcompressor's ``sparsify_weight`` (0.14.0.1), so
     the results are equal (tests/test_sparsegpt_solver.py); the difference is the column loop.
     Theirs launches about fifteen kernels per column (a clone, a boolean-mask write, the loss
-    column, the error column...), and on an H200 their solve took 242 s of SparseGPT's 359 s
-    on a 7B model, the device waiting on Python. Here a column is four kernels (the error
+    column, the error column...), so on a GPU the device mostly waits on Python. Here a
+    column is four kernels (the error
     ``where(pruned, w, 0) / d`` written into its block buffer, the rank-one OBS update as a
     matmul and a subtraction), with no host synchronisation; the pruned block is the updated
     block with the pruned entries set to zero (a kept entry is never changed by its own

@@ -11,10 +11,10 @@ lowest-scoring weights (N:M: the N lowest of every M consecutive inputs of the r
 weight update. Layers are pruned in order, each calibrated on the outputs of the already
 pruned layers before it.
 
-Run by llmcompressor's ``WandaPruningModifier`` (through :mod:`compressors.llmcompressor_adapter`),
-which implements this rule faithfully (checked in ``llmcompressor/modifiers/pruning/wanda/
-wanda_sparsify.py`` 0.14.0.1, and against an independent implementation in
-``tests/test_pruning_methods.py``):
+Run by llmcompressor's ``WandaPruningModifier`` (:func:`modifier_class`, through
+:func:`compressors.llmcompressor_adapter.run_oneshot`), whose solver implements this rule
+faithfully (checked in ``llmcompressor/modifiers/pruning/wanda/wanda_sparsify.py`` 0.14.0.1,
+and against an independent implementation in ``tests/test_pruning_methods.py``):
 
 * it accumulates ``mean_n ||X_j||^2`` over calibration samples and scores
   ``|W| * sqrt(.)`` – the paper's score divided by the constant ``sqrt(N)``, so every row
@@ -26,18 +26,38 @@ wanda_sparsify.py`` 0.14.0.1, and against an independent implementation in
 
 from __future__ import annotations
 
+from functools import cache
+
 import torch
 
-__all__ = ["prune"]
+__all__ = ["modifier_class", "prune"]
 
 
 def prune(model, linears: dict[str, torch.nn.Linear], recipe, calibration: torch.Tensor, *, device, progress=True) -> dict:
     """Prune ``linears`` of ``model`` in place with Wanda on ``calibration`` tokens.
 
     ``progress`` is not used: llmcompressor always draws its own per-layer bars."""
-    from compressors.llmcompressor_adapter import prune_with_modifier
+    from compressors.llmcompressor_adapter import pruning_targets, run_pruning
 
-    return prune_with_modifier(
-        model, "wanda", list(linears), recipe.sparsity, recipe.nm, calibration,
-        device=torch.device(device),
-    )
+    modifier = modifier_class()(sparsity=recipe.sparsity, **pruning_targets(list(linears), recipe.nm))
+    return run_pruning(model, modifier, calibration, torch.device(device))
+
+
+@cache
+def modifier_class() -> type:
+    """llmcompressor's ``WandaPruningModifier`` with its own solver, in the loop of
+    :class:`~compressors.llmcompressor_adapter.PerWeightPruning` (which counts the zeros).
+    Built on first use: importing llmcompressor takes seconds."""
+    import llmcompressor.modifiers.pruning.wanda.wanda_sparsify as wanda_sparsify
+    from llmcompressor.modifiers.pruning import WandaPruningModifier
+
+    from compressors.llmcompressor_adapter import PerWeightPruning
+
+    class WandaCountingZeros(PerWeightPruning, WandaPruningModifier):
+        def solve(self, module, sparsity):
+            return None, wanda_sparsify.sparsify_weight(
+                module=module, row_scalars_dict=self._row_scalars, sparsity=sparsity,
+                prune_n=self._prune_n, prune_m=self._prune_m,
+            )
+
+    return WandaCountingZeros

@@ -17,7 +17,7 @@ maps a zero weight to zero, so ``<pruning>+awq`` keeps the pruned mask.
 
 Run by llmcompressor's ``AWQModifier`` (``llmcompressor.modifiers.transform.awq``: the scale
 search) followed by its ``QuantizationModifier`` (the rounding), through
-:mod:`compressors.llmcompressor_adapter`. It needs a CUDA GPU: llmcompressor 0.14.0.1 pins
+:func:`compressors.llmcompressor_adapter.run_oneshot`. It needs a CUDA GPU: llmcompressor 0.14.0.1 pins
 AWQ's cached activations to page-locked memory (``IntermediatesCache.pin_memory`` in
 ``llmcompressor/pipelines/cache.py``), which fails on the CPU with "Cannot access accelerator
 device when none is available"; :func:`check_device` says so before any work.
@@ -46,10 +46,14 @@ def quantize(model, linears: dict[str, torch.nn.Linear], recipe, calibration: to
     """AWQ-quantize ``linears`` of ``model`` in place on ``calibration`` tokens (CUDA only).
 
     ``progress`` is not used: llmcompressor always draws its own per-layer bars."""
-    from compressors.llmcompressor_adapter import quantize_with_modifier
+    from llmcompressor.modifiers.quantization import QuantizationModifier
+    from llmcompressor.modifiers.transform.awq import AWQModifier
+
+    from compressors.llmcompressor_adapter import run_quantization, weight_quantization
 
     check_device(device)
-    return quantize_with_modifier(
-        model, "awq", kept_dense(model, linears), weight_args(recipe), calibration,
-        device=torch.device(device), duo_scaling=True,
-    )
+    options = {"duo_scaling": True}
+    quantizer = weight_quantization(weight_args(recipe), kept_dense(model, linears))
+    modifiers = [AWQModifier(**options), QuantizationModifier(**quantizer)]
+    # the QuantizationModifier fake-quantizes in forward only: freeze writes the grid values
+    return run_quantization(model, modifiers, quantizer, calibration, torch.device(device), freeze=True, options=options)

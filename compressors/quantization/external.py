@@ -19,7 +19,7 @@ import importlib.util
 __all__ = ["GPTQ_HINT", "require_loader"]
 
 GPTQ_HINT = (
-    "pip install 'llm-kick[gptq]' (gptqmodel==7.6.0 optimum>=2.3; a plain `pip install gptqmodel` "
+    "pip install gptqmodel==7.6.0 'optimum>=2.3' (pin gptqmodel: a plain `pip install gptqmodel` "
     "takes 7.7, which replaces torch with a CUDA build)"
 )
 

@@ -6,7 +6,7 @@ point of that grid (:mod:`.scheme` has the formulas). No calibration data: the r
 one weight ignores what the others' errors do to the layer output, which is what GPTQ
 (Frantar et al., ICLR 2023, Sec. 3 and Table 2-3 against RTN) and AWQ (Lin et al., MLSys
 2024) improve on. Run by llmcompressor's ``QuantizationModifier`` (through
-:mod:`compressors.llmcompressor_adapter`), whose memoryless min-max observer and
+:func:`compressors.llmcompressor_adapter.run_oneshot`), whose memoryless min-max observer and
 compressed-tensors' ``fake_quantize`` implement exactly this.
 """
 
@@ -23,9 +23,12 @@ def quantize(model, linears: dict[str, torch.nn.Linear], recipe, calibration=Non
     """Quantize ``linears`` of ``model`` in place to ``recipe.bits`` by rounding to nearest.
 
     ``calibration`` and ``progress`` are not used (no data; llmcompressor draws its own bars)."""
-    from compressors.llmcompressor_adapter import quantize_with_modifier
+    from llmcompressor.modifiers.quantization import QuantizationModifier
 
-    return quantize_with_modifier(
-        model, "rtn", kept_dense(model, linears), weight_args(recipe), None, device=torch.device(device)
-    )
+    from compressors.llmcompressor_adapter import run_quantization, weight_quantization
+
+    quantizer = weight_quantization(weight_args(recipe), kept_dense(model, linears))
+    # QuantizationModifier fake-quantizes in forward only: freeze writes the grid values
+    return run_quantization(model, [QuantizationModifier(**quantizer)], quantizer, None, torch.device(device),
+                            freeze=True, options={})
 

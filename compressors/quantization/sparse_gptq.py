@@ -22,11 +22,12 @@ keeps exactly the pruned mask and holds only grid values.
 With ``actorder`` ("static"/"weight") columns are processed in order of decreasing
 ``diag(H)`` and each column keeps the scale of its group of consecutive original columns.
 
-Own code because llmcompressor 0.14.0.1's GPTQ has no sparsity-preserving path, and its
-``GPTQModifier`` after SparseGPT makes pruned weights non-zero again (the 2:4 pattern fell to
-44% zeros, FINDINGS.md). :mod:`compressors.llmcompressor_adapter` runs this function in place of
-llmcompressor's per-layer GPTQ kernel: Hessians, observers (scale and zero point), the
-sequential pipeline and the checkpoint format stay llmcompressor's and compressed-tensors'.
+Own code because llmcompressor 0.14.0.1's GPTQ has no sparsity-preserving path: its
+``GPTQModifier`` after SparseGPT makes pruned weights non-zero again, so a 2:4 pattern is lost
+(tests/test_quant_gptq.py shows it). :func:`compressors.quantization.gptq.keeping_zeros_class`
+runs this function in place of llmcompressor's per-layer GPTQ kernel: Hessians, observers
+(scale and zero point), the sequential pipeline and the checkpoint format stay llmcompressor's
+and compressed-tensors'.
 """
 
 from __future__ import annotations
