@@ -33,7 +33,7 @@ from pathlib import Path
 import torch
 
 from compressors.pruning.targets import check_prunable, select_linears
-from compressors.pruning.zeros import counting_device, layer_zeros, settled, sparsity_report
+from compressors.zeros import counting_device, layer_zeros, settled, sparsity_report
 from compressors.engines import ENGINES
 from compressors.recipe import Recipe
 from kick_core.provenance import library_versions
@@ -167,7 +167,7 @@ def _check_calibration(model, calibration, method: str) -> None:
 
 def measured_sparsity(model: torch.nn.Module, recipe: Recipe, device: str | torch.device | None = None) -> dict:
     """Fraction of zero weights in each ``Linear`` the recipe prunes, and their summary
-    (:func:`compressors.pruning.zeros.sparsity_report`), counted over the model's weights.
+    (:func:`compressors.zeros.sparsity_report`), counted over the model's weights.
 
     ``device``: an accelerator to count on, one weight at a time (a 7B model's weights in CPU
     memory take ~9 s to scan on 16 cores, well under two seconds on a GPU); ``None`` or the

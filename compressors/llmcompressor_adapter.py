@@ -69,7 +69,7 @@ from loguru import logger
 from pydantic import PrivateAttr
 from torch.utils.data import DataLoader
 
-from compressors.pruning.zeros import LayerZeros, layer_zeros, settled
+from compressors.zeros import LayerZeros, layer_zeros, settled
 
 __all__ = [
     "TOKENS_PER_BATCH",
@@ -232,7 +232,7 @@ class PerWeightPruning(SparsityModifierBase):
 
     def zeros_counted(self, model: torch.nn.Module) -> dict[str, LayerZeros]:
         """``{module name: (zeros, elements, nm_ok)}`` of the weights this modifier pruned
-        (:func:`compressors.pruning.zeros.settled`; this synchronises with the device)."""
+        (:func:`compressors.zeros.settled`; this synchronises with the device)."""
         names = {module: name for name, module in model.named_modules()}
         return {names[module]: settled(*counts) for module, counts in self._zeros.items() if module in names}
 

@@ -5,7 +5,8 @@
 * :mod:`.sparsegpt` – SparseGPT: its per-weight solver (:func:`~.sparsegpt.sparsify`) and the
   ``SparseGPTModifier`` subclass that runs it;
 * :mod:`.targets` – the ``Linear`` modules a recipe prunes; :mod:`.masks` – the mask selection
-  the methods share; :mod:`.zeros` – counting a pruned model's zeros.
+  the methods share (zeros are counted by :mod:`compressors.zeros`, which the
+  quantization levels check and the adapter share too).
 
 Each method module has ``prune(model, linears, recipe, calibration, *, device, progress) ->
 dict`` and is registered in :data:`compressors.engines.ENGINES`; the llmcompressor ones hand

@@ -24,14 +24,14 @@ def check_levels(model: torch.nn.Module, device: str | torch.device | None = Non
     """``(report, zeros)``: ``report`` = ``{"layers", "levels_ok", "max_levels_per_group",
     "allowed_levels", "max_off_grid", "bad_layers"}`` over the quantized modules of ``model``
     (``layers`` 0: none quantized); ``zeros`` = ``{name: (zeros, elements, nm_ok)}`` of the
-    same weights (:func:`compressors.pruning.zeros.layer_zeros`, ``nm`` the pattern to check),
+    same weights (:func:`compressors.zeros.layer_zeros`, ``nm`` the pattern to check),
     counted in the same pass so that the sparsity report needs no second one.
 
     ``device``: an accelerator to check on, one module at a time (the float copy, division
     and per-group sort of a 7B model's weights take about 2 s per decoder layer on the CPU,
     milliseconds on a GPU); ``None`` or the CPU checks where the weights are. A weight crosses
     to the accelerator in its own dtype and is widened there."""
-    from compressors.pruning.zeros import counting_device, layer_zeros, settled
+    from compressors.zeros import counting_device, layer_zeros, settled
 
     device = torch.device(device) if device is not None else None
     layers, bad, most, allowed, off_grid = 0, [], 0, 0, 0.0
