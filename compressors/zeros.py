@@ -1,8 +1,8 @@
 """Counting a compressed model's zeros: per-weight counts, the N:M group check, and the sparsity
-report built from them (shared by pruning, the quantization levels check and the adapter, so it
-sits beside them rather than inside one) (``compressors.api.measured_sparsity`` scans a model's weights; the
-llmcompressor adapter counts each weight on the accelerator as the pruning solver returns it,
-which saves a second pass over a large model's CPU-resident weights)."""
+report built from them. Shared by pruning, the quantization levels check and the llmcompressor
+adapter, so it sits beside them rather than inside one. ``compressors.api.measured_sparsity``
+scans a model's weights; the adapter counts each weight on the accelerator as the pruning solver
+returns it, which saves a second pass over a large model's CPU-resident weights."""
 
 from __future__ import annotations
 
