@@ -14,7 +14,7 @@ import logging
 import pytest
 from fixtures.kick_eval import FIXTURE_DATA, reference_mmlu_prompt, requests
 
-from kick_tasks import mmlu_utils
+from kick_tasks.mmlu import utils as mmlu_utils
 
 MMLU_FIXTURE_PROMPT = (
     "The following are multiple choice questions (with answers) about  abstract algebra.\n\n"
@@ -127,7 +127,7 @@ def test_token_counter_sources(tiny_model_dir, caplog):
     assert mmlu_utils.token_counter({"tokenizer": str(tiny_model_dir), "pretrained": "x"})(text) == expected
     assert mmlu_utils.token_counter({"tokenizer": tokenizer})(text) == expected
     mmlu_utils.warn_no_tokenizer.cache_clear()
-    with caplog.at_level(logging.WARNING, logger="kick_tasks.mmlu_utils"):
+    with caplog.at_level(logging.WARNING, logger="kick_tasks.mmlu.utils"):
         assert mmlu_utils.token_counter({})("x" * 9) == 3
     assert "approximated as 8192 characters" in caplog.text
 

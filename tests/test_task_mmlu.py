@@ -10,7 +10,7 @@ import pytest
 import yaml
 from fixtures.kick_eval import FIXTURE_DATA, KICK_TASKS, data_error, evaluate
 
-from kick_tasks import mmlu_utils
+from kick_tasks.mmlu import utils as mmlu_utils
 
 CATEGORIES = ("stem", "humanities", "social_sciences", "other")
 
