@@ -45,7 +45,7 @@ def triviaqa_docs(**metadata):
     (``question``, ``answer.value``, ``answer.aliases``)."""
     import datasets
 
-    from kick_tasks.icrqa_utils import load_triviaqa
+    from kick_tasks.icrqa.utils import load_triviaqa
 
     docs = load_triviaqa(**metadata)["validation"]
     return datasets.DatasetDict({
@@ -87,7 +87,7 @@ def write_tasks(folder: str | Path, subject: str) -> list[str]:
     _write(folder, mmlu_task(subject),
            {"include": str(mmlu_yaml), "task": mmlu_task(subject), "tag": "bench_builtin_local",
             "num_fewshot": 5, "dataset_kwargs": {"subject": subject}},
-           "kick_tasks.mmlu_utils.load_mmlu")
+           "kick_tasks.mmlu.utils.load_mmlu")
     return [TRIVIAQA, TRIVIAQA_KICKGEN, mmlu_task(subject)]
 
 

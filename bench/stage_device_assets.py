@@ -21,7 +21,7 @@ from bench.models import smollm2_tokenizer_folder
 
 def files_for(subject: str) -> list[str]:
     """The data files, relative to the data folder, that the throughput benchmark reads."""
-    from kick_tasks.icrqa_utils import LOCAL_FILE
+    from kick_tasks.icrqa.utils import LOCAL_FILE
 
     return [LOCAL_FILE, f"mmlu/dev/{subject}_dev.csv", f"mmlu/test/{subject}_test.csv"]
 

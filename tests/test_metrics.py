@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from kick_tasks import factoid_qa_utils, icrqa_utils, mmlu_utils
+from kick_tasks.factoid_qa import utils as factoid_qa_utils
+from kick_tasks.icrqa import utils as icrqa_utils
+from kick_tasks.mmlu import utils as mmlu_utils
 from kick_tasks.utils import (
     best_over_answers,
     exact_match,

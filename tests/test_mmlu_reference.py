@@ -2,7 +2,8 @@
 
 On the real MMLU files and the small real model (SmolLM2-135M-Instruct), for a fixed subset
 of 204 questions (the first 34 of the six subjects with the shortest 5-shot prompts, to keep
-the run short on a CPU): the reference's prompt (pandas, 5 shots, 2,048-token rule), one
+the run short on a CPU), 5-shot (the default) and zero-shot (``--num_fewshot 0``, the
+paper's zero-shot MMLU): the reference's prompt (pandas, k shots, 2,048-token rule), one
 forward pass, the greedy next token (the argmax of the next-token logits, as
 ``model.generate(max_length=len + 1)`` picks it) decoded with the prompt, its last character
 (``acc``), and the argmax of the same logits over `` A`` .. `` D`` (``acc_mc``).
@@ -25,7 +26,7 @@ SUBJECTS = (
 PER_SUBJECT = 34
 
 
-def reference_scores(model_dir, data_dir) -> dict[tuple[str, int], tuple[float, float]]:
+def reference_scores(model_dir, data_dir, n_shots: int) -> dict[tuple[str, int], tuple[float, float]]:
     """``(acc, acc_mc)`` per ``(subject, question index)``, computed the way the reference does."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -40,7 +41,9 @@ def reference_scores(model_dir, data_dir) -> dict[tuple[str, int], tuple[float, 
     for subject in SUBJECTS:
         labels = pd.read_csv(data_dir / "mmlu" / "test" / f"{subject}_test.csv", header=None)[5]
         for index in range(PER_SUBJECT):
-            prompt = reference_mmlu_prompt(data_dir, subject, index, lambda p: len(tokenizer(p).input_ids))
+            prompt = reference_mmlu_prompt(
+                data_dir, subject, index, lambda p: len(tokenizer(p).input_ids), n_shots=n_shots
+            )
             input_ids = tokenizer(prompt).input_ids
             with torch.inference_mode():
                 next_token_logits = model(torch.tensor([input_ids])).logits[0, -1]
@@ -55,16 +58,17 @@ def reference_scores(model_dir, data_dir) -> dict[tuple[str, int], tuple[float, 
 
 
 @pytest.mark.slow
-def test_lm_eval_accuracy_equals_the_reference_protocol(smollm2_dir, shared_data):
-    out = evaluate(
-        smollm2_dir, [f"kick_mmlu_{subject}" for subject in SUBJECTS], shared_data, limit=PER_SUBJECT
-    )
+@pytest.mark.parametrize("num_fewshot", [5, 0])
+def test_lm_eval_accuracy_equals_the_reference_protocol(smollm2_dir, shared_data, num_fewshot):
+    tasks = [f"kick_mmlu_{subject}" for subject in SUBJECTS]
+    out = evaluate(smollm2_dir, tasks, shared_data, limit=PER_SUBJECT, num_fewshot=num_fewshot)
+    assert {task: out["n-shot"][task] for task in tasks} == dict.fromkeys(tasks, num_fewshot)
     ours = {
         (subject, sample["doc_id"]): (sample["acc"], sample["acc_mc"])
         for subject in SUBJECTS
         for sample in out["samples"][f"kick_mmlu_{subject}"]
     }
-    reference = reference_scores(smollm2_dir, shared_data)
+    reference = reference_scores(smollm2_dir, shared_data, num_fewshot)
     assert len(ours) == len(reference) == len(SUBJECTS) * PER_SUBJECT >= 200
     for column, metric in enumerate(("acc", "acc_mc")):
         ours_mean = sum(score[column] for score in ours.values()) / len(ours)
@@ -72,5 +76,5 @@ def test_lm_eval_accuracy_equals_the_reference_protocol(smollm2_dir, shared_data
         differing = [key for key in reference if ours[key][column] != reference[key][column]]
         assert abs(ours_mean - reference_mean) <= 0.001, (metric, ours_mean, reference_mean, differing)
         print(
-            f"{metric}: lm-eval {ours_mean:.4f}, reference protocol {reference_mean:.4f}, {len(differing)} questions differ"
+            f"{num_fewshot}-shot {metric}: lm-eval {ours_mean:.4f}, reference protocol {reference_mean:.4f}, {len(differing)} questions differ"
         )

@@ -14,19 +14,19 @@ import logging
 import pytest
 from fixtures.kick_eval import FIXTURE_DATA, reference_mmlu_prompt, requests
 
-from kick_tasks import mmlu_utils
+from kick_tasks.mmlu import utils as mmlu_utils
 
-MMLU_FIXTURE_PROMPT = (
-    "The following are multiple choice questions (with answers) about  abstract algebra.\n\n"
-    "What is the order of the identity element in any group?\nA. 0\nB. 1\nC. 2\nD. infinite\nAnswer: B\n\n"
-    "How many elements does the cyclic group Z_4 have?\nA. 2\nB. 3\nC. 4\nD. 5\nAnswer: C\n\n"
+MMLU_FIXTURE_HEADER = "The following are multiple choice questions (with answers) about  abstract algebra.\n\n"
+MMLU_FIXTURE_SHOTS = (
+    "What is the order of the identity element in any group?\nA. 0\nB. 1\nC. 2\nD. infinite\nAnswer: B\n\n",
+    "How many elements does the cyclic group Z_4 have?\nA. 2\nB. 3\nC. 4\nD. 5\nAnswer: C\n\n",
     "Statement 1 | Every group of prime order is cyclic. Statement 2 | Every cyclic group is abelian."
-    "\nA. True, True\nB. False, False\nC. True, False\nD. False, True\nAnswer: A\n\n"
-    "Which of these is a field?\nA. Z_4\nB. Z_5\nC. Z_6\nD. Z_8\nAnswer: B\n\n"
-    "What is the index of the trivial subgroup in Z_3?\nA. 1\nB. 2\nC. 3\nD. None\nAnswer: C\n\n"
-    "How many generators does Z_5 have?\nA. 1\nB. 2\nC. 4\nD. None\nAnswer:"
+    "\nA. True, True\nB. False, False\nC. True, False\nD. False, True\nAnswer: A\n\n",
+    "Which of these is a field?\nA. Z_4\nB. Z_5\nC. Z_6\nD. Z_8\nAnswer: B\n\n",
+    "What is the index of the trivial subgroup in Z_3?\nA. 1\nB. 2\nC. 3\nD. None\nAnswer: C\n\n",
 )
-
+MMLU_FIXTURE_QUESTION = "How many generators does Z_5 have?\nA. 1\nB. 2\nC. 4\nD. None\nAnswer:"
+MMLU_FIXTURE_PROMPT = MMLU_FIXTURE_HEADER + "".join(MMLU_FIXTURE_SHOTS) + MMLU_FIXTURE_QUESTION  # 5 shots
 
 def test_factoid_qa_prompt():
     _, (instance,) = requests("kick_factoid_qa", FIXTURE_DATA)
@@ -68,6 +68,24 @@ def test_mmlu_prompt_and_requests(tiny_model_dir):
     assert greedy.arguments == (MMLU_FIXTURE_PROMPT, {"until": [], "max_gen_toks": 1, "do_sample": False})
 
 
+@pytest.mark.parametrize(
+    ("num_fewshot", "expected"),
+    [
+        (0, "The following are multiple choice questions (with answers) about  abstract algebra.\n\n"
+            "How many generators does Z_5 have?\nA. 1\nB. 2\nC. 4\nD. None\nAnswer:"),
+        (2, "The following are multiple choice questions (with answers) about  abstract algebra.\n\n"
+            "What is the order of the identity element in any group?\nA. 0\nB. 1\nC. 2\nD. infinite\nAnswer: B\n\n"
+            "How many elements does the cyclic group Z_4 have?\nA. 2\nB. 3\nC. 4\nD. 5\nAnswer: C\n\n"
+            "How many generators does Z_5 have?\nA. 1\nB. 2\nC. 4\nD. None\nAnswer:"),
+        (5, MMLU_FIXTURE_PROMPT),
+    ],
+)
+def test_mmlu_prompt_with_num_fewshot(tiny_model_dir, num_fewshot, expected):
+    _, instances = requests("kick_mmlu_abstract_algebra", FIXTURE_DATA, tiny_model_dir, num_fewshot=num_fewshot)
+    assert {i.arguments[0] for i in instances} == {expected}
+    assert expected == MMLU_FIXTURE_HEADER + "".join(MMLU_FIXTURE_SHOTS[:num_fewshot]) + MMLU_FIXTURE_QUESTION
+
+
 def test_wikitext_request_is_lm_evals_detokenized_article():
     from lm_eval.tasks.wikitext.preprocess_wikitext import wikitext_detokenizer
 
@@ -86,19 +104,23 @@ def test_wikitext_request_is_lm_evals_detokenized_article():
 # ----------------------------------------------------------------------------- MMLU, real files
 
 
+@pytest.mark.parametrize("num_fewshot", [0, 2, 5])
 @pytest.mark.parametrize("subject", ["abstract_algebra", "high_school_european_history"])
-def test_mmlu_prompt_on_the_real_files_with_the_token_limit(shared_data, tiny_model_dir, subject):
+def test_mmlu_prompt_on_the_real_files_with_the_token_limit(shared_data, tiny_model_dir, subject, num_fewshot):
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
-    _, instances = requests(f"kick_mmlu_{subject}", shared_data, tiny_model_dir, limit=2)
+    _, instances = requests(f"kick_mmlu_{subject}", shared_data, tiny_model_dir, limit=2, num_fewshot=num_fewshot)
     prompts = [instances[5 * doc_id].arguments[0] for doc_id in range(2)]
     for doc_id, prompt in enumerate(prompts):
         assert prompt == reference_mmlu_prompt(
-            shared_data, subject, doc_id, lambda p: len(tokenizer(p).input_ids)
+            shared_data, subject, doc_id, lambda p: len(tokenizer(p).input_ids), n_shots=num_fewshot
         )
-    if subject == "high_school_european_history":  # long passages: the 2,048-token rule dropped shots
-        assert all(prompt.count("\nAnswer:") - 1 < 5 for prompt in prompts)
+    shots = [prompt.count("\nAnswer:") - 1 for prompt in prompts]
+    if subject == "high_school_european_history" and num_fewshot == 5:  # long passages: shots dropped
+        assert all(n < 5 for n in shots)
+    if subject == "abstract_algebra":  # short questions: every shot asked for fits
+        assert shots == [num_fewshot, num_fewshot]
 
 
 # ----------------------------------------------------------------------------- the 2,048-token rule
@@ -127,7 +149,7 @@ def test_token_counter_sources(tiny_model_dir, caplog):
     assert mmlu_utils.token_counter({"tokenizer": str(tiny_model_dir), "pretrained": "x"})(text) == expected
     assert mmlu_utils.token_counter({"tokenizer": tokenizer})(text) == expected
     mmlu_utils.warn_no_tokenizer.cache_clear()
-    with caplog.at_level(logging.WARNING, logger="kick_tasks.mmlu_utils"):
+    with caplog.at_level(logging.WARNING, logger="kick_tasks.mmlu.utils"):
         assert mmlu_utils.token_counter({})("x" * 9) == 3
     assert "approximated as 8192 characters" in caplog.text
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from fixtures.kick_eval import FIXTURE_DATA, data_error, evaluate, task_manager
 
-from kick_tasks import factoid_qa_utils
+from kick_tasks.factoid_qa import utils as factoid_qa_utils
 
 TASK = "kick_factoid_qa"
 LOCAL = "freebaseqa/FreebaseQA-eval.json"

@@ -7,7 +7,7 @@ import json
 import pytest
 from fixtures.kick_eval import FIXTURE_DATA, data_error, evaluate
 
-from kick_tasks import icrqa_utils
+from kick_tasks.icrqa import utils as icrqa_utils
 
 TASKS = ["kick_icrqa_closed", "kick_icrqa_open"]
 LOCAL = "triviaqa/rc_with_context.jsonl"

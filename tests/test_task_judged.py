@@ -19,12 +19,14 @@ from pathlib import Path
 import pytest
 from judge_server import StandInJudge, criterion_scores
 
-from kick_tasks import judged_utils
+from kick_tasks import judged
 from kick_tasks.data import KickDataError
+from kick_tasks.instruction.utils import load_instruction
 from kick_tasks.judge import JudgeUnavailableError
 from kick_tasks.judge import cache as cache_module
+from kick_tasks.summarization.utils import LENGTH_GROUPS, load_summarization
 
-KICK_TASKS = Path(judged_utils.__file__).parent
+KICK_TASKS = Path(judged.__file__).parent
 INSTRUCTION = "Summarize the given story in less than 150 words while preserving high coherence, consistency, fluency, and relevance.\n\n"
 STORIES = [
     ("small", "The town council opened a new library on Monday. Children lined up before dawn.",
@@ -75,7 +77,7 @@ def fresh_judge_state(monkeypatch):
     monkeypatch.delenv("KICK_DATA_DIR", raising=False)
     for name in [n for n in os.environ if n.startswith("KICK_JUDGE_")]:
         monkeypatch.delenv(name)
-    monkeypatch.setattr(judged_utils, "_told_no_judge", False)
+    monkeypatch.setattr(judged, "_told_no_judge", False)
     cache_module._OPEN.clear()
 
 
@@ -95,34 +97,34 @@ def docs(loader, **kwargs):
 
 
 def test_loaders_group_stories_cut_highlights_and_pick_rubrics(kick_data):
-    small = docs(judged_utils.load_summarization, length="small", data_dir=str(kick_data))
+    small = docs(load_summarization, length="small", data_dir=str(kick_data))
     assert [d["question_id"] for d in small] == [1, 2]
     assert small[0]["prompt"] == INSTRUCTION + STORIES[0][1]
     assert small[0]["reference"] == "A new library opened on Monday.\nChildren queued before dawn."
     assert all(d["judge"] == "" and d["rubric"] == "summary" for d in small)
-    instruction = docs(judged_utils.load_instruction, data_dir=str(kick_data))
+    instruction = docs(load_instruction, data_dir=str(kick_data))
     assert [d["rubric"] for d in instruction] == ["general", "coding", "math", "general"]
     assert instruction[2]["reference"] == "12 times 11 is 132."
 
 
 def test_missing_local_copy_is_a_one_line_error_naming_files_and_switch(tmp_path):
     for loader, kwargs, expected in [
-        (judged_utils.load_summarization, {"length": "mid"}, "kick_summarization/questions.jsonl"),
-        (judged_utils.load_instruction, {}, "kick_conversation/questions.jsonl"),
+        (load_summarization, {"length": "mid"}, "kick_summarization/questions.jsonl"),
+        (load_instruction, {}, "kick_conversation/questions.jsonl"),
     ]:
         with pytest.raises(KickDataError) as err:
             loader(**kwargs)
         message = str(err.value)
         assert "\n" not in message and expected in message and "KICK_DATA_DIR" in message and "data_dir" in message
     with pytest.raises(KickDataError, match="missing local data file"):
-        judged_utils.load_instruction(data_dir=str(tmp_path))
+        load_instruction(data_dir=str(tmp_path))
 
 
 @pytest.mark.parametrize("loader,kwargs,reference,message", [
-    (judged_utils.load_instruction, {}, "highlights", "only for summarization"),
-    (judged_utils.load_summarization, {"length": "small"}, "gpt35", "neither 'highlights' nor a path"),
-    (judged_utils.load_instruction, {}, "/nowhere/samples_*.jsonl", "neither 'gpt35' nor a path"),
-    (judged_utils.load_summarization, {"length": "huge"}, "highlights", "length 'huge' is not one of"),
+    (load_instruction, {}, "highlights", "only for summarization"),
+    (load_summarization, {"length": "small"}, "gpt35", "neither 'highlights' nor a path"),
+    (load_instruction, {}, "/nowhere/samples_*.jsonl", "neither 'gpt35' nor a path"),
+    (load_summarization, {"length": "huge"}, "highlights", "length 'huge' is not one of"),
 ])
 def test_bad_reference_or_group_is_named(kick_data, loader, kwargs, reference, message):
     with pytest.raises(KickDataError, match=message):
@@ -137,21 +139,21 @@ def test_reference_files_answer_lines_or_lm_eval_samples(kick_data, tmp_path):
         json.dumps({"doc": {"set": "kick_conversation", "question_id": 4}, "filtered_resps": ["four"]}) + "\n"
         + json.dumps({"doc": {"set": "kick_summarization", "question_id": 1}, "filtered_resps": ["other task"]}) + "\n"
     )
-    loaded = docs(judged_utils.load_instruction, data_dir=str(kick_data), reference=str(tmp_path / "*.jsonl"))
+    loaded = docs(load_instruction, data_dir=str(kick_data), reference=str(tmp_path / "*.jsonl"))
     assert [d["reference"] for d in loaded] == ["answer 1", "answer 2", "answer 3", "four"]
     (tmp_path / "other.jsonl").write_text(json.dumps({"question_id": 2, "text": "a different answer"}) + "\n")
     with pytest.raises(KickDataError, match="disagree on kick_conversation question 2"):
-        judged_utils.load_instruction(data_dir=str(kick_data), reference=str(tmp_path / "*.jsonl"))
+        load_instruction(data_dir=str(kick_data), reference=str(tmp_path / "*.jsonl"))
 
 
 def test_question_missing_from_the_reference_fails_only_when_scored(kick_data, tmp_path, caplog):
     partial = tmp_path / "partial.jsonl"
     partial.write_text(json.dumps({"question_id": 1, "text": "only one"}) + "\n")
-    loaded = docs(judged_utils.load_instruction, data_dir=str(kick_data), reference=str(partial))
+    loaded = docs(load_instruction, data_dir=str(kick_data), reference=str(partial))
     assert "has no answer for 3 of 4 questions" in caplog.text
-    assert judged_utils.process_results(loaded[0], ["only one"])["rougeL_proxy"] == 1.0
+    assert judged.process_results(loaded[0], ["only one"])["rougeL_proxy"] == 1.0
     with pytest.raises(KickDataError, match="question 2: reference .*partial.jsonl' has no answer"):
-        judged_utils.process_results(loaded[1], ["text"])
+        judged.process_results(loaded[1], ["text"])
 
 
 def test_without_judge_reports_rouge_proxies_and_says_so_once(tiny_model_dir, kick_data, caplog):
@@ -184,14 +186,14 @@ def test_judged_scores_match_the_stand_in_and_rerun_is_free(tiny_model_dir, kick
     assert second["results"] == first["results"]
     results, samples = first["results"], first["samples"]
     assert "<|im_start|>user\n" in samples["kick_instruction"][0]["arguments"][0][0]  # --apply_chat_template
-    for group in judged_utils.LENGTH_GROUPS:
+    for group in LENGTH_GROUPS:
         task = f"kick_summarization_{group}"
         per, overall = expected_relative(samples[task], 4)
         for criterion, value in zip(("coherence", "consistency", "fluency", "relevance"), per, strict=True):
             assert results[task][f"{criterion}_rel,none"] == pytest.approx(value)
         assert results[task]["judge_score_rel,none"] == pytest.approx(overall)
         assert results[task]["judge_invalid,none"] == 0 and results[task]["judge_order_disagree,none"] == 0
-    groups = [results[f"kick_summarization_{g}"]["judge_score_rel,none"] for g in judged_utils.LENGTH_GROUPS]
+    groups = [results[f"kick_summarization_{g}"]["judge_score_rel,none"] for g in LENGTH_GROUPS]
     assert results["kick_summarization"]["judge_score_rel,none"] == pytest.approx(sum(groups) / 3)
     _, overall = expected_relative(samples["kick_instruction"], 1)
     assert results["kick_instruction"]["judge_score_rel,none"] == pytest.approx(overall)
@@ -246,8 +248,8 @@ def squash(text: str) -> str:
 
 
 def test_real_llm_kick_sets_load_with_their_groups_and_references(shared_data):
-    groups = {g: docs(judged_utils.load_summarization, length=g, data_dir=str(shared_data))
-              for g in judged_utils.LENGTH_GROUPS}
+    groups = {g: docs(load_summarization, length=g, data_dir=str(shared_data))
+              for g in LENGTH_GROUPS}
     assert {g: len(d) for g, d in groups.items()} == {"small": 30, "mid": 30, "large": 30}
     stories = [json.loads(line) for line in (shared_data / "cnn_stories/selected_stories.jsonl").read_text().splitlines()]
     buckets = {(s["bucket"], squash(s["article"])) for s in stories}
@@ -255,7 +257,7 @@ def test_real_llm_kick_sets_load_with_their_groups_and_references(shared_data):
         for row in rows:
             assert "@highlight" not in row["prompt"] and row["reference"]
             assert (group, squash(row["prompt"].split("\n\n", 1)[1])) in buckets  # same length group
-    instruction = docs(judged_utils.load_instruction, data_dir=str(shared_data))
+    instruction = docs(load_instruction, data_dir=str(shared_data))
     assert len(instruction) == 80 and all(d["reference"] for d in instruction)
     assert len({d["category"] for d in instruction}) == 9
     assert Counter(d["rubric"] for d in instruction) == {"general": 70, "coding": 7, "math": 3}

@@ -25,3 +25,19 @@ def test_every_name_starts_with_kick_and_none_clashes_with_builtin_tasks():
 
     builtin = TaskManager(include_defaults=False, include_path=str(Path(lm_eval.__file__).parent / "tasks"))
     assert not ours & set(builtin.all_tasks)
+
+
+def test_every_task_pins_its_shots_so_num_fewshot_reaches_only_mmlu():
+    """lm-eval leaves a YAML ``num_fewshot: 0`` alone and overrides any other value, so
+    ``--tasks kick --num_fewshot k`` changes MMLU's shots (default 5) and no other task's."""
+    from lm_eval.tasks._yaml_loader import load_yaml
+
+    shots = {}
+    for path in KICK_TASKS.rglob("*.yaml"):
+        config = load_yaml(path, resolve_func=False)
+        if isinstance(config.get("task"), str) and "group" not in config:
+            shots[config["task"]] = config.get("num_fewshot")
+    assert len(shots) >= 57 + 8
+    assert {task: n for task, n in shots.items() if n != 0} == {
+        task: 5 for task in shots if task.startswith("kick_mmlu_")
+    }

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from fixtures.kick_eval import FIXTURE_DATA, KICK_TASKS, data_error, evaluate
 
-from kick_tasks import mmlu_utils
+from kick_tasks.mmlu import utils as mmlu_utils
 
 CATEGORIES = ("stem", "humanities", "social_sciences", "other")
 
@@ -44,6 +44,28 @@ def test_subject_runs_end_to_end_with_limit(tiny_model_dir):
     assert samples[0]["doc"]["choices"][3] == "None"  # the reference's pandas would read nan
     for metric in ("acc", "acc_mc"):
         assert out["results"][task][f"{metric},none"] == pytest.approx(np.mean([s[metric] for s in samples]))
+    assert out["n-shot"][task] == 5  # the reference's default, with no --num_fewshot
+    assert all(s["arguments"][0][0].count("\nAnswer:") == 6 for s in samples)
+
+
+@pytest.mark.parametrize("num_fewshot", [0, 2])
+def test_num_fewshot_sets_the_shots_and_the_recorded_n_shot(tiny_model_dir, num_fewshot):
+    task = "kick_mmlu_abstract_algebra"
+    out = evaluate(tiny_model_dir, [task], FIXTURE_DATA, limit=2, num_fewshot=num_fewshot)
+    assert out["n-shot"][task] == num_fewshot and out["configs"][task]["num_fewshot"] == num_fewshot
+    for sample in out["samples"][task]:
+        prompt = sample["arguments"][0][0]
+        assert prompt.count("\nAnswer:") - 1 == num_fewshot
+        assert prompt.startswith("The following are multiple choice questions (with answers) about  abstract algebra.\n\n")
+        check_sample(sample)
+
+
+@pytest.mark.parametrize("num_fewshot", [6, -1])
+def test_num_fewshot_outside_0_to_5_is_a_one_line_error(tiny_model_dir, num_fewshot):
+    with pytest.raises(ValueError) as err:
+        evaluate(tiny_model_dir, ["kick_mmlu_abstract_algebra"], FIXTURE_DATA, limit=1, num_fewshot=num_fewshot)
+    message = str(err.value)
+    assert "\n" not in message and f"num_fewshot {num_fewshot}" in message and "from 0 to 5" in message
 
 
 def test_predict_only_logs_both_requests(tiny_model_dir):
@@ -76,6 +98,7 @@ def test_group_reports_micro_averages_per_category(shared_data, tiny_model_dir):
         "other": 14,
     }
     assert "kick_mmlu_anatomy" in members["other"]  # the reference's categories, not lm-eval's
+    assert out["n-shot"]["kick_mmlu"] == 5 and all(out["n-shot"][f"kick_mmlu_{c}"] == 5 for c in CATEGORIES)
     for metric in ("acc", "acc_mc"):
         pooled = [s[metric] for subject in samples.values() for s in subject]
         assert out["results"]["kick_mmlu"][f"{metric},none"] == pytest.approx(np.mean(pooled))

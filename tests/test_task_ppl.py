@@ -7,7 +7,7 @@ import math
 import pytest
 from fixtures.kick_eval import FIXTURE_DATA, data_error, evaluate
 
-from kick_tasks import ppl_utils
+from kick_tasks.ppl import utils as ppl_utils
 
 TASK = "kick_ppl"
 LOCAL = "wikitext2/wikitext2_test.txt"

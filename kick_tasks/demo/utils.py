@@ -12,7 +12,7 @@ from typing import Any
 
 from kick_tasks.data import read_jsonl
 
-QUESTIONS = Path(__file__).parent / "demo" / "demo_questions.jsonl"
+QUESTIONS = Path(__file__).parent / "demo_questions.jsonl"
 
 
 def load_demo(**_metadata: Any):

@@ -1,4 +1,4 @@
-"""``!function`` helpers of LLM-KICK's two judged tasks: summarization and instruction following.
+"""What LLM-KICK's two judged tasks share: summarization and instruction following.
 
 Jaiswal et al. (ICLR 2024) test compressed LLMs on in-context summarization of 90 CNN stories
 (grouped small / mid / large by length) and on the 80 open "Vicuna-80" questions; a GPT-4 judge
@@ -6,9 +6,11 @@ scores each answer against a reference answer on a 1-10 scale (:mod:`kick_tasks.
 
 How this fits lm-eval's flow:
 
-1. ``custom_dataset`` (:func:`load_summarization`, :func:`load_instruction`) reads the local
-   data folder, resolves the reference answers and the judge settings once, and stores them in
-   every doc (the settings as JSON, without the API key);
+1. each task's ``custom_dataset`` (``load_summarization`` in ``summarization/utils.py``,
+   ``load_instruction`` in ``instruction/utils.py``) reads the local data folder through
+   :func:`read_questions`, resolves the reference answers (:func:`reference_answers`) and the
+   judge settings (:func:`judge_json`) once, and stores them in every doc (the settings as
+   JSON, without the API key);
 2. the model answers with ``generate_until`` (greedy);
 3. :func:`process_results` computes the ROUGE proxies per sample and hands each judged metric
    the sample's (task, reference, candidate) item, unjudged: judging one sample at a time
@@ -21,14 +23,12 @@ With no judge configured the judged metrics are not produced; the tasks report o
 proxies (``rouge1_proxy`` ...: n-gram overlap with the reference answer, a much weaker signal)
 and say once that the judged scores need an endpoint.
 
-References (``--metadata '{"reference": ...}'``):
-
-* summarization: ``highlights`` (default): the CNN highlights of each story;
-* instruction: ``gpt35`` (default): the gpt-3.5-turbo answers shipped with LLM-KICK;
-* either: a path or glob of answer files, for instance the dense model's own answers, the
-  more useful reference for compression: lm-eval ``--log_samples`` files of a dense run
-  (``samples_kick_*.jsonl``; rows of other tasks are skipped) or JSON lines with
-  ``question_id`` and ``text``.
+References (``--metadata '{"reference": ...}'``): each task has a named default (the CNN
+highlights for summarization, the gpt-3.5-turbo answers for instruction; see its README), or
+a path or glob of answer files, for instance the dense model's own answers, the more useful
+reference for compression: lm-eval ``--log_samples`` files of a dense run
+(``samples_kick_*.jsonl``; rows of other tasks are skipped) or JSON lines with ``question_id``
+and ``text``.
 """
 
 from __future__ import annotations
@@ -52,46 +52,28 @@ from kick_tasks.judge import (
     judge_config,
     judge_pairs,
     relative_score,
-    rubric_for,
 )
 
 log = logging.getLogger(__name__)
 
-SUMMARIZATION = "kick_summarization"
-CONVERSATION = "kick_conversation"
-QUESTIONS = {
-    SUMMARIZATION: "kick_summarization/questions.jsonl",
-    CONVERSATION: "kick_conversation/questions.jsonl",
-}
-GPT35_ANSWERS = "kick_conversation/reference_answers_gpt35.jsonl"
-NAMED_REFERENCES = {SUMMARIZATION: ("highlights",), CONVERSATION: ("gpt35",)}
-LENGTH_GROUPS = ("small", "mid", "large")
-HIGHLIGHT = "@highlight"
 PROXIES = ("rouge1", "rouge2", "rougeL")
+QUESTIONS_FORMAT = "JSON lines with question_id, text, category"
 
 
-def _questions(task_set: str, metadata: dict[str, Any]) -> tuple[Path, list[dict[str, Any]]]:
-    """The data folder and the question rows of ``task_set``; one-line errors otherwise."""
-    relative = QUESTIONS[task_set]
-    fmt = "JSON lines with question_id, text, category"
+def read_questions(task_set: str, relative: str, metadata: dict[str, Any]) -> tuple[Path, list[dict[str, Any]]]:
+    """The data folder and the question rows of ``task_set`` in its file ``relative``.
+
+    LLM-KICK's question sets have no public hub dataset: without a local data folder this is a
+    one-line error naming the switch and the file.
+    """
     folder = data.configured_data_dir(metadata)
     if folder is None:
         raise data.KickDataError(
             f"{task_set}: LLM-KICK's question set has no public hub dataset; set {data.ENV_VAR}=/path/to/data "
-            f"or --metadata '{{\"{data.METADATA_KEY}\": \"/path/to/data\"}}' to a folder holding {relative} ({fmt})"
+            f"or --metadata '{{\"{data.METADATA_KEY}\": \"/path/to/data\"}}' to a folder holding {relative} ({QUESTIONS_FORMAT})"
         )
-    path = data.local_file(folder, relative, fmt=fmt)
+    path = data.local_file(folder, relative, fmt=QUESTIONS_FORMAT)
     return folder, data.read_jsonl(path, ["question_id", "text", "category"])
-
-
-def _split_highlights(text: str) -> tuple[str, list[str]]:
-    """The story prompt without CNN's ``@highlight`` lines, and those highlights.
-
-    LLM-KICK's question file concatenates each raw ``.story`` file, highlights included, so
-    its prompts hand the model the reference summary; we cut them off the prompt.
-    """
-    story, *highlights = text.split(HIGHLIGHT)
-    return story.rstrip(), [h.strip() for h in highlights if h.strip()]
 
 
 def _answers_from_file(path: str, task_set: str) -> dict[int, str]:
@@ -120,19 +102,15 @@ def _answers_from_file(path: str, task_set: str) -> dict[int, str]:
     return answers
 
 
-def _reference_answers(spec: str, task_set: str, folder: Path) -> dict[int, str]:
-    """Answers by question id for a reference given as a path or glob (see module doc)."""
-    if spec == "gpt35" and task_set == CONVERSATION:
-        path = folder / GPT35_ANSWERS
-        if not path.is_file():
-            raise data.KickDataError(f"missing local data file {str(path)!r}: expected JSON lines with question_id, text")
-        return {int(r["question_id"]): str(r["text"]).strip() for r in data.read_jsonl(path, ["question_id", "text"])}
+def reference_answers(spec: str, task_set: str, named: str) -> dict[int, str]:
+    """Answers by question id for a reference given as a path or glob (see module doc).
+
+    ``named`` is the task's own named reference, for the error message when ``spec`` is
+    neither it nor a path that matches a file.
+    """
     paths = sorted(glob.glob(str(Path(spec).expanduser())))
     if not paths:
-        raise data.KickDataError(
-            f"reference {spec!r} is neither {' nor '.join(map(repr, NAMED_REFERENCES[task_set]))} nor a "
-            "path or glob that matches a file"
-        )
+        raise data.KickDataError(f"reference {spec!r} is neither {named!r} nor a path or glob that matches a file")
     merged: dict[int, tuple[str, str]] = {}
     for path in paths:
         for qid, text in _answers_from_file(path, task_set).items():
@@ -162,7 +140,7 @@ def _warn_if_unreachable(config: JudgeConfig) -> None:
         )
 
 
-def _judge_json(task: str, metadata: dict[str, Any]) -> str:
+def judge_json(task: str, metadata: dict[str, Any]) -> str:
     """The judge settings as JSON, or "" (with a one-time notice) when no judge is configured."""
     global _told_no_judge
     config = judge_config(metadata)
@@ -180,7 +158,8 @@ def _judge_json(task: str, metadata: dict[str, Any]) -> str:
     return ""
 
 
-def _dataset(docs: list[dict[str, Any]], task: str, reference: str):
+def dataset(docs: list[dict[str, Any]], task: str, reference: str):
+    """``custom_dataset``'s result: ``{"test": docs}``, warning of questions the reference lacks."""
     import datasets
 
     missing = [d["question_id"] for d in docs if d["reference"] is None]
@@ -190,53 +169,6 @@ def _dataset(docs: list[dict[str, Any]], task: str, reference: str):
             task, reference, len(missing), len(docs), missing[:5],
         )
     return datasets.DatasetDict({"test": datasets.Dataset.from_list(docs)})
-
-
-def load_summarization(length: str | None = None, **metadata):
-    """``custom_dataset`` of ``kick_summarization_<length>``: that length group's stories."""
-    if length not in LENGTH_GROUPS:
-        raise data.KickDataError(f"kick_summarization: length {length!r} is not one of {list(LENGTH_GROUPS)}")
-    task = f"{SUMMARIZATION}_{length}"
-    folder, rows = _questions(SUMMARIZATION, metadata)
-    reference = str(metadata.get("reference") or "highlights")
-    answers = None if reference == "highlights" else _reference_answers(reference, SUMMARIZATION, folder)
-    judge = _judge_json(task, metadata)
-    docs = []
-    for row in rows:
-        if row["category"] not in LENGTH_GROUPS:
-            raise data.KickDataError(
-                f"{folder / QUESTIONS[SUMMARIZATION]}: question {row['question_id']} has category "
-                f"{row['category']!r}, expected one of {list(LENGTH_GROUPS)}"
-            )
-        if row["category"] != length:
-            continue
-        prompt, highlights = _split_highlights(row["text"])
-        qid = int(row["question_id"])
-        ref = ("\n".join(h.rstrip(".") + "." for h in highlights) or None) if answers is None else answers.get(qid)
-        docs.append({
-            "set": SUMMARIZATION, "question_id": qid, "category": length, "rubric": "summary",
-            "prompt": prompt, "reference": ref, "reference_name": reference, "judge": judge,
-        })
-    return _dataset(docs, task, reference)
-
-
-def load_instruction(**metadata):
-    """``custom_dataset`` of ``kick_instruction``: the 80 open questions in 9 categories."""
-    folder, rows = _questions(CONVERSATION, metadata)
-    reference = str(metadata.get("reference") or "gpt35")
-    if reference == "highlights":
-        raise data.KickDataError("kick_instruction: reference 'highlights' exists only for summarization; use 'gpt35' or a path")
-    answers = _reference_answers(reference, CONVERSATION, folder)
-    judge = _judge_json("kick_instruction", metadata)
-    docs = [
-        {
-            "set": CONVERSATION, "question_id": int(r["question_id"]), "category": r["category"],
-            "rubric": rubric_for(CONVERSATION, r["category"]), "prompt": r["text"],
-            "reference": answers.get(int(r["question_id"])), "reference_name": reference, "judge": judge,
-        }
-        for r in rows
-    ]
-    return _dataset(docs, "kick_instruction", reference)
 
 
 @lru_cache(maxsize=1)

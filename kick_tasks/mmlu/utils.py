@@ -1,16 +1,19 @@
 """``kick_mmlu_<subject>``: MMLU (Hendrycks et al., ICLR 2021) as LLM-KICK scores it.
 
-The reference (``multiple_choice_qa/main_mmlu.py`` of VITA-Group/llm-kick) builds a 5-shot
-prompt from the first dev questions, drops shots from the end while the prompt is longer than
-2,048 tokens, greedily decodes ONE token and takes the last character of the decoded text as
-the answer letter. Here:
+The reference (``multiple_choice_qa/main_mmlu.py`` of VITA-Group/llm-kick) builds a k-shot
+prompt from the first k dev questions (``--ntrain``, 5 by default; the paper also reports
+zero-shot and a k-shot study), drops shots from the end while the prompt is longer than 2,048
+tokens, greedily decodes ONE token and takes the last character of the decoded text as the
+answer letter. Here:
 
 * :class:`KickMMLUTask` is lm-eval's multiple-choice task (log-likelihood of `` A``..`` D``)
   plus one greedy one-token generation request per question, the way lm-eval's own
   ``squadv2`` task mixes request types, so one run reports both scores. Its ``doc_to_text``
-  builds the reference's whole few-shot prompt (the task runs with ``num_fewshot: 0``): the
-  2,048-token rule needs the model's tokenizer, which lm-eval hands to tasks in their
-  metadata (``--model_args pretrained=...`` or ``tokenizer=...``, or ``--metadata
+  builds the reference's whole k-shot prompt, k being lm-eval's ``num_fewshot`` (5 in the
+  YAML, ``--num_fewshot 0..5`` overrides it, so the results' ``n-shot`` states it), and
+  lm-eval adds no shots of its own. The shots are lm-eval's ``first_n`` sample of the
+  ``dev`` split. The 2,048-token rule needs the model's tokenizer, which lm-eval hands to tasks
+  in their metadata (``--model_args pretrained=...`` or ``tokenizer=...``, or ``--metadata
   '{"tokenizer": ...}'``); with no tokenizer named it falls back to 4 characters per token
   and warns. Prompts are built per requested question, so ``--limit`` runs stay cheap.
 * :func:`load_mmlu` (the ``custom_dataset``) reads the dev and test questions.
@@ -37,13 +40,23 @@ log = logging.getLogger(__name__)
 
 HUB_ID = "cais/mmlu"
 LETTERS = ("A", "B", "C", "D")
-N_SHOTS = 5
+MAX_SHOTS = 5  # MMLU has five dev questions per subject, the shot pool
 MAX_PROMPT_TOKENS = 2048  # the reference: `while input_ids.shape[-1] > 2048: k -= 1`
 CHARS_PER_TOKEN = 4  # fallback only: MMLU prompts run 4.0-4.7 characters per BPE token
 LOCAL_FORMAT = "CSV with no header: question,A,B,C,D,answer letter"
 GREEDY_ONE_TOKEN = {"until": [], "max_gen_toks": 1, "do_sample": False}
 
 TokenCounter = Callable[[str], int]
+
+
+def check_shots(value: Any) -> int:
+    """``value`` if it is a shot count MMLU can give (0 to 5), else a one-line error naming it."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SHOTS:
+        raise ValueError(
+            f"kick_mmlu: num_fewshot {value!r} is not allowed; use a whole number from 0 to {MAX_SHOTS} "
+            f"(the shots are the subject's first dev questions, and MMLU has {MAX_SHOTS})"
+        )
+    return value
 
 
 # ----------------------------------------------------------------------------- the prompt
@@ -197,20 +210,30 @@ class KickMMLUTask(ConfigurableTask):
     """lm-eval's multiple-choice requests plus the reference's greedy one-token request."""
 
     def __init__(self, config: dict[str, Any]) -> None:
+        check_shots(config.get("num_fewshot"))
         # lm-eval hands Python tasks their whole YAML, including the `class` key itself.
         super().__init__(config={key: value for key, value in config.items() if key != "class"})
 
-    @functools.cached_property
-    def shots(self) -> list[dict[str, Any]]:
-        return list(self.dataset["dev"])[:N_SHOTS]
+    def set_config(self, key: str, value: Any, update: bool = False) -> None:
+        """lm-eval's setter; ``--num_fewshot`` arrives here, checked before any prompt is built."""
+        if key == "num_fewshot":
+            check_shots(value)
+        super().set_config(key, value, update)
 
     @functools.cached_property
     def count_tokens(self) -> TokenCounter:
         return token_counter(self.config.metadata or {})
 
     def doc_to_text(self, doc: dict[str, Any], doc_to_text=None) -> str:
-        """The reference's few-shot prompt for ``doc`` (shots dropped while over 2,048 tokens)."""
-        return fit_prompt(doc["subject"], self.shots, doc, self.count_tokens)
+        """The reference's k-shot prompt for ``doc`` (shots dropped while over 2,048 tokens)."""
+        shots = self.sampler.sample(n=self.config.num_fewshot)  # first_n: the first k dev questions
+        return fit_prompt(doc["subject"], shots, doc, self.count_tokens)
+
+    def fewshot_context(self, doc: dict[str, Any], num_fewshot: int, **kwargs: Any):
+        """lm-eval's context (chat template, system prompt) with no shots of its own:
+        :meth:`doc_to_text` already holds the reference's, whose count depends on the prompt's
+        length in tokens, which lm-eval's one count per task cannot express."""
+        return super().fewshot_context(doc=doc, num_fewshot=0, **kwargs)
 
     def construct_requests(self, doc: dict, ctx: str, **kwargs: Any) -> list[Instance]:
         letters = super().construct_requests(doc, ctx, **kwargs)

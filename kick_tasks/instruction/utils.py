@@ -1,0 +1,44 @@
+"""``kick_instruction``: LLM-KICK's 80 open "Vicuna-80" questions in 9 categories.
+
+Questions come from ``kick_conversation/questions.jsonl`` in the local data folder. The
+reference answer is gpt-3.5-turbo's, shipped with LLM-KICK (``gpt35``, the default), or any
+answer files (:func:`kick_tasks.judged.reference_answers`); scoring is shared with
+``kick_summarization`` in :mod:`kick_tasks.judged`.
+"""
+
+from __future__ import annotations
+
+from kick_tasks import data, judged
+from kick_tasks.judge import rubric_for
+
+CONVERSATION = "kick_conversation"
+QUESTIONS = "kick_conversation/questions.jsonl"
+GPT35 = "gpt35"
+GPT35_ANSWERS = "kick_conversation/reference_answers_gpt35.jsonl"
+
+
+def gpt35_answers(folder) -> dict[int, str]:
+    """The gpt-3.5-turbo answers by question id, from the local data folder."""
+    path = folder / GPT35_ANSWERS
+    if not path.is_file():
+        raise data.KickDataError(f"missing local data file {str(path)!r}: expected JSON lines with question_id, text")
+    return {int(r["question_id"]): str(r["text"]).strip() for r in data.read_jsonl(path, ["question_id", "text"])}
+
+
+def load_instruction(**metadata):
+    """``custom_dataset`` of ``kick_instruction``: the 80 open questions in 9 categories."""
+    folder, rows = judged.read_questions(CONVERSATION, QUESTIONS, metadata)
+    reference = str(metadata.get("reference") or GPT35)
+    if reference == "highlights":
+        raise data.KickDataError("kick_instruction: reference 'highlights' exists only for summarization; use 'gpt35' or a path")
+    answers = gpt35_answers(folder) if reference == GPT35 else judged.reference_answers(reference, CONVERSATION, GPT35)
+    judge = judged.judge_json("kick_instruction", metadata)
+    docs = [
+        {
+            "set": CONVERSATION, "question_id": int(r["question_id"]), "category": r["category"],
+            "rubric": rubric_for(CONVERSATION, r["category"]), "prompt": r["text"],
+            "reference": answers.get(int(r["question_id"])), "reference_name": reference, "judge": judge,
+        }
+        for r in rows
+    ]
+    return judged.dataset(docs, "kick_instruction", reference)
