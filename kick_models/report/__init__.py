@@ -5,12 +5,18 @@ sparsity (Jaiswal et al., "Compressing LLMs: The Truth is Rarely Pure and Never 
 ICLR 2024), bits and size on disk (Mao et al., "On the Compressibility of Quantized Large
 Language Models", 2024), with the line 5% below dense.
 
-Modules, one job each: :mod:`.results` reads result files into runs, :mod:`.metrics` picks a
-task's headline metric and the ratio to dense, :mod:`.compare` pairs runs with their dense
-baseline and collects issues, :mod:`.tables` (Markdown, CSV), :mod:`.plots` (matplotlib),
-:mod:`.summary` (Markdown for a leaderboard or pull request), :mod:`.writer` (the output
-folder) and :mod:`.cli` (``kick report``). Why our own code: lm-eval writes one JSON per run
-and has no cross-run comparison; pandas is not a dependency and the tables are small.
+Every ratio has an interval (paired over examples where lm-eval logged samples) and a
+three-way verdict against the tolerance: within, below, or undecided.
+
+Modules, one job each: :mod:`.results` reads result files into runs, :mod:`.samples` their
+per-example samples and pairs two runs' examples, :mod:`.metrics` picks a task's headline
+metric and the ratio to dense, :mod:`.comparable` says whether two runs were measured alike,
+:mod:`.stats` (intervals, tests, sample sizes) and :mod:`.uncertainty` (a ratio's interval and
+verdict), :mod:`.compare` pairs runs with their dense baseline and collects issues,
+:mod:`.tables` (Markdown, CSV), :mod:`.plots` (matplotlib), :mod:`.summary` (Markdown for a
+leaderboard or pull request), :mod:`.writer` (the output folder) and :mod:`.cli`
+(``kick report``). Why our own code: lm-eval writes one JSON per run and has no cross-run
+comparison; pandas is not a dependency and the tables are small; the statistics are scipy's.
 """
 
 from kick_models.report.compare import Issue, Report, Row, build_report

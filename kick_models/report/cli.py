@@ -1,7 +1,7 @@
 """``kick report RESULTS...``: tables, plots and a Markdown summary from lm-eval result files.
 
     kick report kick-sweep/smollm2 --output kick-report/smollm2
-    kick report results/ --metric kick_factoid_qa=exact_match --tolerance 0.05
+    kick report results/ --metric kick_factoid_qa=exact_match --tolerance 0.05 --confidence 0.95
     kick report hf-results/ --recipe-for /ckpt/wanda50=method=wanda,sparsity=0.5,base=/models/llama
 
 Reads every lm-eval results file under the given files and folders (``--model kick`` ones and
@@ -13,9 +13,15 @@ each compressed run with its model's dense run, and writes to ``--output``:
     results.csv     one row per (model, recipe, task), subtasks included
     plots/*.png|svg ratio to dense vs sparsity / bits / size on disk, a panel per task
 
-Issues (missing dense run, several models, task versions or settings that differ from dense,
-duplicates, points not run) are printed and written, never averaged away; ``--strict`` makes
-them an error (exit 1).
+Each ratio to dense has an interval: paired over examples (bootstrap; McNemar's p for 0/1
+metrics) where both runs were evaluated with ``--log_samples``, else unpaired from lm-eval's
+standard errors, and so a verdict: within the tolerance, below it, or undecided (with about
+how many examples would decide it). Runs on other examples or under another prompt format
+(chat template, system instruction, n-shot, ...) are not compared.
+
+Issues (missing dense run, several models, refused comparisons, task versions that differ
+from dense, duplicates, points not run) are printed and written, never averaged away;
+``--strict`` makes them an error (exit 1).
 """
 
 from __future__ import annotations
@@ -24,9 +30,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from kick_core.values import cast
+
 from kick_models.report.compare import build_report
 from kick_models.report.metrics import DEFAULT_TOLERANCE, parse_metric_override
-from kick_models.report.results import load_runs
+from kick_models.report.results import load_runs, normalise_model
+from kick_models.report.stats import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, DEFAULT_SEED
 
 DEFAULT_OUTPUT = "kick-report"
 
@@ -39,7 +48,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--metric", action="append", default=[], metavar="TASK=METRIC[,FILTER]",
                         help="headline metric of a task (default: the first in its metric_list); repeatable")
     parser.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
-                        help="a point is 'within' when its ratio to dense is >= 1 - tolerance (default 0.05)")
+                        help="a point is 'within' when its ratio's interval lies at or above 1 - tolerance, "
+                             "'below' when it lies under it (default 0.05)")
+    parser.add_argument("--confidence", type=float, default=DEFAULT_CONFIDENCE,
+                        help=f"confidence level of the intervals (default {DEFAULT_CONFIDENCE})")
+    parser.add_argument("--resamples", type=int, default=DEFAULT_RESAMPLES,
+                        help=f"bootstrap resamples per comparison (default {DEFAULT_RESAMPLES})")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
+                        help=f"seed of the bootstrap: the same seed gives the same intervals (default {DEFAULT_SEED})")
     parser.add_argument("--recipe-for", action="append", default=[], metavar="PRETRAINED=method=M,KEY=V,...[,base=MODEL]",
                         help="recipe of a --model hf result (e.g. an exported checkpoint) and the model it "
                              "compares with; repeatable")
@@ -52,27 +68,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def parse_recipe_for(text: str) -> tuple[str, dict[str, str | float]]:
     """``"PRETRAINED=method=wanda,sparsity=0.5,base=/m"`` -> ``(PRETRAINED, {...})``."""
-    from kick_models.report.results import normalise_model
-
     pretrained, sep, rest = text.partition("=")
     recipe: dict[str, str | float] = {}
     for item in rest.split(",") if rest else []:
         key, eq, value = item.partition("=")
         if not eq or not key.strip():
             raise ValueError(f"--recipe-for {text!r}: {item!r} is not KEY=VALUE")
-        recipe[key.strip()] = _number(value.strip())
+        recipe[key.strip()] = cast(value.strip())
     if not sep or not pretrained or "method" not in recipe:
         raise ValueError(f"--recipe-for {text!r} is not PRETRAINED=method=M[,KEY=V...][,base=MODEL]")
     return normalise_model(pretrained), recipe
-
-
-def _number(text: str) -> str | float | int:
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         if not runs:
             raise ValueError(f"no lm-eval results files found in {args.results}"
                              + (f" ({len(skipped)} other JSON files skipped)" if skipped else ""))
-        report = build_report(runs, args.tolerance, skipped)
+        report = build_report(runs, args.tolerance, skipped, confidence=args.confidence, resamples=args.resamples,
+                              seed=args.seed)
     except (FileNotFoundError, ValueError) as err:
         print(f"kick report: error: {err}", file=sys.stderr)
         return 2

@@ -1,24 +1,35 @@
 """Compare every compressed run with its model's dense run, task by task.
 
 The rows are the numbers of the LLM-KICK figures (Jaiswal et al., ICLR 2024): per model,
-recipe and task, the score, the dense score and their ratio (:func:`.metrics.ratio_to_dense`),
-and whether the point stays within the tolerance (5%: the paper's "falls more than 5% below
-dense") of the dense model. Nothing is averaged across models, recipes or task versions;
-whatever would make a comparison doubtful is reported as an :class:`Issue` and noted on the
-row: a missing dense baseline, several models in one report, duplicate results, a task
-version / n-shot / limit / sample count that differs from the dense run's, library versions
-that differ between runs, grid points that were not run (a partial sweep).
+recipe and task, the score, the dense score and their ratio (:func:`.metrics.ratio_to_dense`)
+with its interval, and a three-way verdict against the tolerance (5%: the paper's "falls more
+than 5% below dense"): *within*, *below*, or *undecided* with the examples that would decide
+it (:mod:`.uncertainty`). Intervals are paired over examples where both runs logged samples,
+unpaired from lm-eval's standard errors otherwise. Nothing is averaged across models, recipes
+or task versions. A comparison of runs measured on other examples or under another prompt
+(:mod:`.comparable`, :func:`.samples.pair`) is refused; whatever else would make one
+doubtful is reported as an :class:`Issue` and noted on the row: a missing dense baseline,
+several models in one report, duplicate results, a task version that differs from the dense
+run's, library versions that differ between runs, grid points that were not run.
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kick_models.report import stats
+from kick_models.report.comparable import refusals
 from kick_models.report.metrics import DEFAULT_TOLERANCE, ratio_to_dense
 from kick_models.report.results import Run, TaskScore
+from kick_models.report.samples import Examples, NoSamples, NotComparable, pair, read_examples
+from kick_models.report.uncertainty import Comparison, Settings, paired, score_interval, unpaired
+
+# Samples re-computing a score must give the reported one up to float rounding.
+SCORE_MATCH_REL = 1e-6
 
 # Recipe keys shown by their own column or format rather than as key=value in labels.
 SHOWN_APART = ("method", "sparsity", "pattern", "bits", "ignore")
@@ -43,7 +54,8 @@ class Row:
     stderr: float | None
     dense_score: float | None
     ratio: float | None
-    within: bool | None
+    comparison: Comparison | None  # interval and verdict; None for dense, refused or undefined ratios
+    score_interval: tuple[float, float] | None  # Wilson, for 0/1 metrics with samples
     headline: bool
     version: str | None
     n_shot: int | None
@@ -55,6 +67,18 @@ class Row:
     codec: str | None
     path: Path
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> str | None:
+        return self.comparison.verdict if self.comparison else None
+
+    @property
+    def low(self) -> float | None:
+        return self.comparison.low if self.comparison else None
+
+    @property
+    def high(self) -> float | None:
+        return self.comparison.high if self.comparison else None
 
 
 @dataclass(frozen=True)
@@ -68,8 +92,16 @@ class Report:
     rows: list[Row]
     issues: list[Issue]
     runs: list[Run]
-    tolerance: float = DEFAULT_TOLERANCE
+    settings: Settings = field(default_factory=Settings)
     skipped: list[Path] = field(default_factory=list)
+
+    @property
+    def tolerance(self) -> float:
+        return self.settings.tolerance
+
+    @property
+    def confidence(self) -> float:
+        return self.settings.confidence
 
     @property
     def models(self) -> list[str]:
@@ -85,10 +117,11 @@ class Report:
         return [run for run in self.runs if run.model == model]
 
 
-def build_report(runs: list[Run], tolerance: float = DEFAULT_TOLERANCE, skipped: list[Path] | None = None) -> Report:
+def build_report(runs: list[Run], tolerance: float = DEFAULT_TOLERANCE, skipped: list[Path] | None = None, *,
+                 confidence: float = stats.DEFAULT_CONFIDENCE, resamples: int = stats.DEFAULT_RESAMPLES,
+                 seed: int = stats.DEFAULT_SEED) -> Report:
     """Rows for every (model, recipe, task) and the issues found on the way."""
-    if not 0 <= tolerance < 1:
-        raise ValueError(f"tolerance={tolerance!r} is not allowed: give a fraction in [0, 1), e.g. 0.05")
+    settings = Settings(tolerance, confidence, resamples, seed)
     issues: list[Issue] = []
     for run in runs:
         issues += [Issue("metric", message) for message in run.metric_errors]
@@ -103,12 +136,12 @@ def build_report(runs: list[Run], tolerance: float = DEFAULT_TOLERANCE, skipped:
                                             "compared with its own dense run; nothing is averaged across models"))
     rows: list[Row] = []
     for model, model_runs in by_model.items():
-        rows += _model_rows(model, model_runs, tolerance, issues)
+        rows += _model_rows(model, model_runs, settings, issues)
     _check_library_versions(runs, issues)
-    return Report(rows=rows, issues=issues, runs=list(runs), tolerance=tolerance, skipped=list(skipped or []))
+    return Report(rows=rows, issues=issues, runs=list(runs), settings=settings, skipped=list(skipped or []))
 
 
-def _model_rows(model: str, runs: list[Run], tolerance: float, issues: list[Issue]) -> list[Row]:
+def _model_rows(model: str, runs: list[Run], settings: Settings, issues: list[Issue]) -> list[Row]:
     # Newest result wins per (recipe, task); runs are sorted by date, so later ones overwrite.
     cells: dict[tuple[str, str], tuple[Run, TaskScore]] = {}
     for run in runs:
@@ -128,19 +161,30 @@ def _model_rows(model: str, runs: list[Run], tolerance: float, issues: list[Issu
                                                 "to dense are left empty (run method=dense, or --model hf, on it)"))
     rows = []
     undefined: dict[str, list[str]] = defaultdict(list)
+    refused: dict[tuple[str, str], list[str]] = defaultdict(list)
+    samples = _SampleCache(issues)
     for (recipe, task), (run, score) in cells.items():
-        row = _row(model, run, score, labels[run.recipe_key], dense.get(task), tolerance)
-        same_metric = task in dense and dense[task][1].choice.metric == score.choice.metric
-        if row.ratio is None and same_metric and row.axis != "dense":
-            row.notes.append("ratio undefined (zero score)")
-            undefined[task].append(f"{row.label} ({row.score:g})")
+        row = _row(model, run, score, labels[run.recipe_key], dense.get(task))
+        row.score_interval = score_interval(samples.get(run, score), settings.confidence)
         if row.higher_is_better is None:
             row.notes.append("direction unknown: taken as higher is better")
             issues.append(Issue("direction-unknown", f"{run.path}: {task} {row.metric} does not say whether higher "
                                                      "is better; taken as higher is better"))
         if task in dense and run.recipe_key != "dense":
             _compare_settings(model, row, score, run, *dense[task], issues)
+            if dense[task][1].choice.metric == score.choice.metric:
+                reasons = _compare(row, run, score, *dense[task], settings, samples)
+                for reason in reasons:
+                    row.notes.append(f"not compared: {reason}")
+                    refused[(row.label, reason)].append(task)
+                if row.ratio is None and not reasons:
+                    row.notes.append("ratio undefined (zero score)")
+                    undefined[task].append(f"{row.label} ({row.score:g})")
         rows.append(row)
+    for (label, reason), refused_tasks in refused.items():
+        refused_tasks.sort(key=lambda t: t not in tasks)  # headline tasks first, then subtasks
+        issues.append(Issue("not-comparable", f"{model}: {label} is not compared with dense on {_some(refused_tasks)}: "
+                                              f"{reason}"))
     subtasks = sorted(task for task in undefined if task not in tasks)
     for task, points in undefined.items():
         if task in tasks:
@@ -172,13 +216,10 @@ def _recipe_order(runs: list[Run], labels: dict[str, tuple[str, str]]) -> dict[s
     return {key: i for i, key in enumerate(sorted(recipes, key=rank))}
 
 
-def _row(model: str, run: Run, score: TaskScore, names: tuple[str, str], dense: tuple[Run, TaskScore] | None,
-         tolerance: float) -> Row:
+def _row(model: str, run: Run, score: TaskScore, names: tuple[str, str], dense: tuple[Run, TaskScore] | None) -> Row:
+    """The row of one cell; its ratio to dense (1 for the dense run itself) is set by :func:`_compare`."""
     dense_score = dense[1].value if dense is not None else None
-    hib = score.choice.higher_is_better
-    ratio = None
-    if dense is not None and dense[1].choice.metric == score.choice.metric:
-        ratio = 1.0 if run.is_dense else ratio_to_dense(score.value, dense_score, hib)
+    same_metric = dense is not None and dense[1].choice.metric == score.choice.metric
     return Row(
         model=model,
         method=run.method,
@@ -192,12 +233,13 @@ def _row(model: str, run: Run, score: TaskScore, names: tuple[str, str], dense: 
         task=score.task,
         metric=score.choice.metric,
         filter=score.choice.filter,
-        higher_is_better=hib,
+        higher_is_better=score.choice.higher_is_better,
         score=score.value,
         stderr=score.stderr,
         dense_score=dense_score,
-        ratio=ratio,
-        within=None if ratio is None else ratio >= 1 - tolerance - 1e-12,
+        ratio=1.0 if run.is_dense and same_metric else None,
+        comparison=None,
+        score_interval=None,
         headline=score.headline,
         version=score.version,
         n_shot=score.n_shot,
@@ -211,15 +253,82 @@ def _row(model: str, run: Run, score: TaskScore, names: tuple[str, str], dense: 
     )
 
 
+def _compare(row: Row, run: Run, score: TaskScore, dense_run: Run, dense: TaskScore, settings: Settings,
+             samples: "_SampleCache") -> list[str]:
+    """Set the row's ratio and :class:`Comparison`; return the reasons it is refused instead."""
+    reasons = refusals(row.label, run, score, dense_run, dense)
+    if reasons:
+        return reasons
+    mine, theirs = samples.get(run, score), samples.get(dense_run, dense)
+    if mine is not None and theirs is not None:
+        try:
+            mine, theirs = pair(mine, theirs, row.label)
+        except NotComparable as err:
+            return [str(err)]
+    row.ratio = ratio_to_dense(score.value, dense.value, score.choice.higher_is_better)
+    if row.ratio is None:
+        return []
+    hib = score.choice.higher_is_better is not False
+    if mine is not None and theirs is not None:
+        row.comparison = paired(mine, theirs, row.ratio, hib, settings)
+    else:
+        why = samples.why(run, score) or f"dense: {samples.why(dense_run, dense)}"
+        row.comparison = unpaired(score.value, score.stderr, dense.value, dense.stderr, dense.n_samples, row.ratio,
+                                  hib, settings, why)
+    return []
+
+
+class _SampleCache:
+    """Each run's examples per task, read once (a dense run's serve every recipe), and why
+    there are none; samples that do not give the reported score are an issue."""
+
+    def __init__(self, issues: list[Issue]) -> None:
+        self._found: dict[tuple, Examples | str] = {}
+        self._issues = issues
+
+    def get(self, run: Run, score: TaskScore) -> Examples | None:
+        found = self._lookup(run, score)
+        return found if isinstance(found, Examples) else None
+
+    def why(self, run: Run, score: TaskScore) -> str | None:
+        found = self._lookup(run, score)
+        return None if isinstance(found, Examples) else found
+
+    def _lookup(self, run: Run, score: TaskScore) -> Examples | str:
+        key = (run.path, score.task, score.choice.metric, score.choice.filter)
+        if key not in self._found:
+            self._found[key] = self._read(run, score)
+        return self._found[key]
+
+    def _read(self, run: Run, score: TaskScore) -> Examples | str:
+        if not run.sample_files:
+            return "no samples"
+        try:
+            examples = read_examples(run.sample_files, score.leaves, score.choice.metric, score.choice.filter,
+                                     score.aggregation)
+        except NoSamples as err:
+            return f"samples unusable: {err}"
+        recomputed = examples.score()
+        if not math.isclose(recomputed, score.value, rel_tol=SCORE_MATCH_REL, abs_tol=1e-12):
+            self._issues.append(Issue("samples-mismatch", f"{run.path}: {score.task} {score.choice.metric} from its "
+                                                          f"samples is {recomputed:.6g}, the file says "
+                                                          f"{score.value:.6g}: compared unpaired"))
+            return "samples do not give the score"
+        return examples
+
+
+def _some(items: list[str], shown: int = 3) -> str:
+    items = list(dict.fromkeys(items))
+    return ", ".join(items[:shown]) + (f" and {len(items) - shown} more" if len(items) > shown else "")
+
+
 def _compare_settings(model: str, row: Row, score: TaskScore, run: Run, dense_run: Run, dense: TaskScore,
                       issues: list[Issue]) -> None:
+    """Differences that are flagged but do not stop the comparison (refusals: :mod:`.comparable`)."""
     checks = [
         ("version-mismatch", "task version", score.version, dense.version),
         ("setting-mismatch", "metric", f"{score.choice.metric},{score.choice.filter}",
          f"{dense.choice.metric},{dense.choice.filter}"),
-        ("setting-mismatch", "n-shot", score.n_shot, dense.n_shot),
-        ("setting-mismatch", "limit", run.limit, dense_run.limit),
-        ("setting-mismatch", "samples evaluated", score.n_samples, dense.n_samples),
     ]
     for kind, what, mine, theirs in checks:
         if mine != theirs:

@@ -5,15 +5,17 @@
 * ratio to dense against bits, for quantized recipes (Mao et al. 2024);
 * ratio to dense against size on disk, when the results carry storage summaries.
 
-Every panel has the dense level (1.0) and the tolerance line (5% below dense); markers are
-filled where the point stays within the tolerance and hollow where it falls below. Lines
-start at the dense model (sparsity 0, or its own bit width).
+Every panel has the dense level (1.0) and the tolerance line (5% below dense); every point
+has its interval as an error bar (paired bootstrap, or unpaired from lm-eval's standard errors:
+see :mod:`.uncertainty`), and its marker is filled where the verdict is *within*, half filled
+where *undecided* and hollow where *below*. Lines start at the dense model (sparsity 0, or its
+own bit width).
 """
 
 from __future__ import annotations
 
+import io
 import math
-import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -24,20 +26,20 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
+from kick_core.atomic import atomic_write_bytes  # noqa: E402
+from kick_core.names import model_name, slug  # noqa: E402
+
 from kick_models.report.compare import Report, Row  # noqa: E402
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "h")
 DASHES = ("-", "--", ":", "-.")
 FORMATS = ("png", "svg")
-
-
-def model_name(model: str) -> str:
-    """A short display name: a local folder's name, or the hub id."""
-    return Path(model).name if model.startswith("/") else model
+FILL = {"within": "full", "undecided": "bottom", "below": "none"}
 
 
 def file_stem(model: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", model_name(model)).strip("_") or "model"
+    """The figures' file-name stem: the model's display name as a path component."""
+    return slug(model_name(model))
 
 
 def plot_model(report: Report, model: str, folder: Path, *, size: str = "compressed",
@@ -80,7 +82,7 @@ def _ratio_figure(report: Report, model: str, rows: list[Row], axis: str, styles
             _line(ax, xs, points, styles[line])
         if start is not None:
             ax.plot([start], [1.0], marker="*", ms=13, color="black", ls="none", zorder=5)
-        _reference_lines(ax, report.tolerance, task_rows)
+        _reference_lines(ax, report.tolerance, [r for r in task_rows if r.axis in (axis, "dense")])
         _panel_title(ax, task_rows[0])
         if axis == "sparsity":
             ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0%}"))
@@ -91,7 +93,7 @@ def _ratio_figure(report: Report, model: str, rows: list[Row], axis: str, styles
             ax.set_xlabel("bits per weight")
     name = "sparsity" if axis == "sparsity" else "bits per weight"
     _finish(fig, axes, f"{model_name(model)}: score relative to dense vs {name}{_limit_note(rows)}", styles, rows,
-            report.tolerance, axis)
+            report.tolerance, report.confidence, axis)
     return fig
 
 
@@ -115,7 +117,7 @@ def _size_figure(report: Report, model: str, rows: list[Row], size: str, styles:
         ax.invert_xaxis()  # smaller files to the right, as more compression elsewhere
         ax.set_xlabel("size on disk, MB (best lossless codec)" if size == "compressed" else "size of the tensors, MB")
     _finish(fig, axes, f"{model_name(model)}: score relative to dense vs size on disk{_limit_note(rows)}", styles,
-            rows, report.tolerance, "size")
+            rows, report.tolerance, report.confidence, "size")
     return fig
 
 
@@ -143,14 +145,17 @@ def _line(ax, xs: list[float], points: list[Row], style: tuple) -> None:
     color, marker, dash = style
     ax.plot(xs, [r.ratio for r in points], color=color, ls=dash, lw=1.8)
     for x, r in zip(xs, points):
-        ax.plot([x], [r.ratio], marker=marker, ms=7, color=color, mfc=color if r.within else "white", mew=1.5,
-                ls="none", zorder=4)
+        if r.low is not None and r.high is not None:
+            ax.errorbar([x], [r.ratio], yerr=[[r.ratio - r.low], [r.high - r.ratio]], color=color, lw=1.2, capsize=3,
+                        ls="none", zorder=3)
+        ax.plot([x], [r.ratio], marker=marker, ms=7, color=color, mfc=color, mfcalt="white",
+                fillstyle=FILL.get(r.verdict, "full"), mew=1.5, ls="none", zorder=4)
 
 
 def _reference_lines(ax, tolerance: float, rows: list[Row]) -> None:
     ax.axhline(1.0, color="0.55", lw=1)
     ax.axhline(1 - tolerance, color="tab:red", lw=1.2, ls="--")
-    ratios = [r.ratio for r in rows] + [1.0, 1 - tolerance]
+    ratios = [v for r in rows for v in (r.ratio, r.low, r.high) if v is not None] + [1.0, 1 - tolerance]
     low, high = min(ratios), max(ratios)
     pad = max(0.03, 0.08 * (high - low))
     ax.set_ylim(low - pad, high + pad)
@@ -164,16 +169,21 @@ def _panel_title(ax, row: Row) -> None:
     ax.set_ylabel("dense ÷ compressed" if lower else "compressed ÷ dense")
 
 
-def _finish(fig, axes, title: str, styles: dict, rows: list[Row], tolerance: float, axis: str) -> None:
+def _finish(fig, axes, title: str, styles: dict, rows: list[Row], tolerance: float, confidence: float,
+            axis: str) -> None:
     shown = {r.line for r in rows if (r.axis == axis) or (axis == "size" and r.axis != "dense")}
     handles = [Line2D([], [], marker="*", ms=12, color="black", ls="none", label="dense")]
     handles += [Line2D([], [], color=c, marker=m, ls=d, lw=1.8, label=line)
                 for line, (c, m, d) in styles.items() if line in shown]
-    handles.append(Line2D([], [], color="tab:red", ls="--", label=f"{tolerance:.0%} below dense "
-                                                                  "(hollow marker: below it)"))
+    handles.append(Line2D([], [], color="tab:red", ls="--", label=f"{tolerance:.0%} below dense"))
+    handles.append(Line2D([], [], color="0.3", marker="|", ms=14, mew=1.2, ls="none",
+                          label=f"bar: {confidence:.0%} interval"))
+    handles.append(Line2D([], [], color="0.3", marker="o", fillstyle="bottom", mfc="0.3", mfcalt="white", ls="none",
+                          label="filled: within, half: undecided, hollow: below"))
+    columns = min(4, len(handles))
     fig.suptitle(title, fontsize=13)
-    fig.legend(handles=handles, loc="lower center", ncol=min(5, len(handles)), frameon=False)
-    legend_rows = math.ceil(len(handles) / min(5, len(handles)))
+    fig.legend(handles=handles, loc="lower center", ncol=columns, frameon=False)
+    legend_rows = math.ceil(len(handles) / columns)
     fig.tight_layout(rect=(0, 0.05 + 0.045 * legend_rows, 1, 0.97))
 
 
@@ -205,11 +215,10 @@ def _limit_note(rows: list[Row]) -> str:
 
 
 def _save(fig, stem: Path) -> list[Path]:
-    stem.parent.mkdir(parents=True, exist_ok=True)
     paths = []
     for fmt in FORMATS:
-        path = stem.with_suffix(f".{fmt}")
-        fig.savefig(path, format=fmt, dpi=150)
-        paths.append(path)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format=fmt, dpi=150)
+        paths.append(atomic_write_bytes(stem.with_suffix(f".{fmt}"), buffer.getvalue()))
     plt.close(fig)
     return paths

@@ -9,6 +9,13 @@ Keys read from a results file (lm-eval 0.4.13 schema, as ``lm_eval --output_path
   ``pretrained`` names the model; ``config.limit``, ``config.model_dtype``,
   ``config.model_num_parameters``; ``date``,
   ``lm_eval_version``, ``transformers_version``, ``pretty_env_info`` (torch version);
+* the prompt format of the whole run: ``chat_template`` (the template text, or null when not
+  applied), ``chat_template_sha``, ``system_instruction``, ``fewshot_as_multiturn``; and
+  ``kick_provenance`` (written by ``kick sweep``: per task its ``data``, ``examples`` and
+  ``prompt``), compared between runs by :mod:`.comparable`;
+* the per-example samples beside the file (:func:`.samples.find_sample_files`), and per task
+  the leaf tasks and the aggregation of the chosen metric (``configs[leaf].metric_list``),
+  which say how to re-compute the score from them;
 * ``config.kick`` (written by ``--model kick``): ``recipe`` (``method`` plus generic keys:
   ``sparsity``/``pattern``/``scope`` for pruning, ``bits``/``group_size``/... for
   quantization), ``compression.sparsity.overall`` (measured), ``versions``, and
@@ -30,9 +37,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kick_models.report.metrics import MetricChoice, choose_metric, is_number
+from compressors.recipe import ALIASES
 
-DENSE_METHODS = ("dense", "none")
+from kick_models.report.metrics import MetricChoice, choose_metric, is_number
+from kick_models.report.samples import find_sample_files
+
+# A run's recipe method that means "evaluated as is": "dense" and its aliases ("none").
+DENSE_METHODS = ("dense", *(alias for alias, name in ALIASES.items() if name == "dense"))
+PROMPT_KEYS = ("chat_template", "chat_template_sha", "system_instruction", "fewshot_as_multiturn")
 BITS_OF_DTYPE = {"float32": 32, "float16": 16, "bfloat16": 16, "float64": 64, "float8": 8}
 
 
@@ -46,6 +58,8 @@ class TaskScore:
     n_shot: int | None
     n_samples: int | None
     headline: bool  # not inside a group that reports its own aggregate
+    leaves: tuple[str, ...] = ()  # the task itself, or a group's leaf tasks (whose samples it pools)
+    aggregation: str | None = None  # lm-eval's aggregation of the metric on the leaves, where they agree
 
 
 @dataclass
@@ -66,6 +80,9 @@ class Run:
     versions: dict[str, str] = field(default_factory=dict)
     calibration: dict[str, Any] | None = None
     metric_errors: list[str] = field(default_factory=list)
+    prompt: dict[str, Any] = field(default_factory=dict)  # PROMPT_KEYS present in the file
+    provenance: dict[str, Any] = field(default_factory=dict)  # kick_provenance, per task
+    sample_files: dict[str, Path] = field(default_factory=dict)  # per (sub)task
 
     @property
     def method(self) -> str:
@@ -180,6 +197,9 @@ def read_run(
         storage=kick.get("storage") if isinstance(kick.get("storage"), dict) else None,
         versions=_versions(data, kick),
         calibration=kick.get("calibration") if isinstance(kick.get("calibration"), dict) else None,
+        prompt={key: data[key] for key in PROMPT_KEYS if key in data},
+        provenance=data["kick_provenance"] if isinstance(data.get("kick_provenance"), dict) else {},
+        sample_files=find_sample_files(Path(path)),
     )
     _read_scores(run, data, metrics or {})
     return run
@@ -191,7 +211,8 @@ def _read_scores(run: Run, data: dict[str, Any], overrides: dict[str, tuple[str,
     results = data["results"]
     configs = data.get("configs") or {}
     hib = data.get("higher_is_better") or {}
-    parents = {child: group for group, children in (data.get("group_subtasks") or {}).items() for child in children}
+    groups = data.get("group_subtasks") or {}
+    parents = {child: group for group, children in groups.items() for child in children}
     versions = data.get("versions") or {}
     n_shot = data.get("n-shot") or {}
     n_samples = data.get("n-samples") or {}
@@ -209,7 +230,8 @@ def _read_scores(run: Run, data: dict[str, Any], overrides: dict[str, tuple[str,
         key = f"{choice.metric},{choice.filter}"
         stderr = entry.get(f"{choice.metric}_stderr,{choice.filter}")
         shot = n_shot.get(task)
-        effective = (n_samples.get(task) or {}).get("effective") if isinstance(n_samples.get(task), dict) else None
+        leaves = tuple(_leaves(task, groups))
+        effective = _effective(task, n_samples) if task not in groups else _group_size(leaves, n_samples)
         run.scores[task] = TaskScore(
             task=task,
             choice=choice,
@@ -217,9 +239,39 @@ def _read_scores(run: Run, data: dict[str, Any], overrides: dict[str, tuple[str,
             stderr=float(stderr) if is_number(stderr) else None,
             version=None if versions.get(task) is None else str(versions[task]),
             n_shot=shot if isinstance(shot, int) else None,
-            n_samples=effective if isinstance(effective, int) else None,
+            n_samples=effective,
             headline=not _has_scored_ancestor(task, parents, results),
+            leaves=leaves,
+            aggregation=_aggregation(choice.metric, leaves, configs),
         )
+
+
+def _effective(task: str, n_samples: dict[str, Any]) -> int | None:
+    entry = n_samples.get(task)
+    effective = entry.get("effective") if isinstance(entry, dict) else None
+    return effective if isinstance(effective, int) and not isinstance(effective, bool) else None
+
+
+def _group_size(leaves: tuple[str, ...], n_samples: dict[str, Any]) -> int | None:
+    """A group's examples: its leaves' (lm-eval writes no ``n-samples`` for a group)."""
+    sizes = [_effective(leaf, n_samples) for leaf in leaves]
+    return sum(sizes) if sizes and None not in sizes else None
+
+
+def _leaves(task: str, groups: dict[str, list[str]], seen: frozenset = frozenset()) -> list[str]:
+    """The tasks under ``task`` that are no groups (``[task]`` for a task)."""
+    if task not in groups or task in seen:
+        return [task]
+    return [leaf for child in groups[task] for leaf in _leaves(child, groups, seen | {task})]
+
+
+def _aggregation(metric: str, leaves: tuple[str, ...], configs: dict[str, Any]) -> str | None:
+    """The leaves' aggregation of ``metric`` (their ``metric_list``); ``None`` if not one."""
+    found = set()
+    for leaf in leaves:
+        entries = (configs.get(leaf) or {}).get("metric_list") or []
+        found |= {str(e.get("aggregation")) for e in entries if isinstance(e, dict) and e.get("metric") == metric}
+    return found.pop() if len(found) == 1 else None
 
 
 def _group_direction(task: str, data: dict[str, Any]) -> dict[str, bool] | None:
@@ -227,14 +279,8 @@ def _group_direction(task: str, data: dict[str, Any]) -> dict[str, bool] | None:
     they agree on a metric; ``None`` when ``task`` is no group or they disagree on every one."""
     groups = data.get("group_subtasks") or {}
     hib = data.get("higher_is_better") or {}
-
-    def leaves(name: str, seen: frozenset = frozenset()) -> list[str]:
-        if name not in groups or name in seen:
-            return [name]
-        return [leaf for child in groups[name] for leaf in leaves(child, seen | {name})]
-
     directions: dict[str, set] = {}
-    for leaf in (leaves(task) if task in groups else []):
+    for leaf in (_leaves(task, groups) if task in groups else []):
         for metric, value in (hib.get(leaf) or {}).items():
             directions.setdefault(metric, set()).add(bool(value))
     agreed = {metric: values.pop() for metric, values in directions.items() if len(values) == 1}
@@ -263,7 +309,9 @@ def _model_args(value: Any) -> dict[str, Any]:
 
 
 def normalise_model(name: str) -> str:
-    """One spelling per model: local paths without ``./``, ``~`` or a trailing ``/``."""
+    """One spelling per model, the key that joins a model's runs: local paths without ``./``,
+    ``~`` or a trailing ``/`` (the full path: two folders of one name stay two models; the
+    short display name is :func:`kick_core.names.model_name`)."""
     if name.startswith(("/", "./", "../", "~")):
         return os.path.normpath(os.path.expanduser(name))
     return name.rstrip("/")

@@ -2,17 +2,19 @@
 
 Per model: what was evaluated (model, recipes with their calibration, tasks with metric,
 version, n-shot and limit), the numbers (:func:`.tables.markdown_table`), how far each method
-goes before it falls more than the tolerance below dense (the reading of LLM-KICK's figures),
-the library versions, and every issue found.
+stays within the tolerance of dense by the three-way verdicts (the reading of LLM-KICK's
+figures, with the uncertainty that a point estimate hides), every comparison with its interval
+(:func:`.tables.comparisons_table`), the library versions, and every issue found.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 
+from kick_core.names import model_name
+
 from kick_models.report.compare import Report, Row, library_versions
-from kick_models.report.plots import model_name
-from kick_models.report.tables import legend, markdown_table
+from kick_models.report.tables import comparisons_table, legend, markdown_table
 
 VERSION_ORDER = ("lm-eval", "llm-kick", "torch", "transformers", "llmcompressor", "compressed-tensors")
 
@@ -43,10 +45,17 @@ def _model_section(report: Report, model: str) -> str:
     versions = library_versions(runs)
     ordered = [n for n in VERSION_ORDER if n in versions] + sorted(n for n in versions if n not in VERSION_ORDER)
     lines.append("- **Versions**: " + ", ".join(f"{n} {versions[n]}" for n in ordered))
+    intervals = _intervals(rows)
+    if intervals:
+        lines.append(f"- **Intervals** ({report.confidence:.0%}): {intervals}")
     lines += ["", markdown_table(report, model), "", legend(report)]
-    reach = _reach_table(rows, report.tolerance)
+    reach = _reach_table(rows)
     if reach:
-        lines += ["", f"**How far each method stays within {report.tolerance:.0%} of dense**:", "", reach]
+        lines += ["", f"**How far each method stays within {report.tolerance:.0%} of dense** "
+                      f"({report.confidence:.0%} intervals; undecided: the interval holds the line):", "", reach]
+    details = comparisons_table(report, model)
+    if details:
+        lines += ["", "**Each comparison**:", "", details]
     return "\n".join(lines)
 
 
@@ -65,6 +74,22 @@ def _recipes(rows: list[Row], runs) -> str:
             shown = [f"{k} {v}" for k, v in cal.items() if isinstance(v, (str, int, float)) and not isinstance(v, bool)]
             notes[r.line] = " [calibration: " + ", ".join(shown) + "]"
     return "; ".join(line + (f" at {', '.join(p)}" if p else "") + notes.get(line, "") for line, p in points.items())
+
+
+def _intervals(rows: list[Row]) -> str:
+    """How the comparisons' intervals were had: paired, unpaired (no samples), none."""
+    compared = [r.comparison for r in rows if r.comparison is not None]
+    paired = sum(c.paired and c.low is not None for c in compared)
+    unpaired = sum(not c.paired and c.low is not None for c in compared)
+    parts = []
+    if paired:
+        parts.append(f"{paired} paired (bootstrap over examples; McNemar's p for 0/1 metrics)")
+    if unpaired:
+        parts.append(f"{unpaired} unpaired (no samples: Fieller's, from lm-eval's standard errors; "
+                     "run lm_eval with --log_samples to pair)")
+    if len(compared) > paired + unpaired:
+        parts.append(f"{len(compared) - paired - unpaired} none (see each comparison), so undecided")
+    return "; ".join(parts)
 
 
 def _tasks(rows: list[Row]) -> str:
@@ -86,11 +111,11 @@ def _tasks(rows: list[Row]) -> str:
     return "; ".join(seen.values())
 
 
-def _reach_table(rows: list[Row], tolerance: float) -> str:
-    """Per plot line and task: the heaviest compression that (with all lighter ones) stays within."""
+def _reach_table(rows: list[Row]) -> str:
+    """Per plot line and task, the verdicts from the lightest compression to the heaviest."""
     lines: dict[str, dict[str, list[Row]]] = defaultdict(lambda: defaultdict(list))
     for r in rows:
-        if r.axis in ("sparsity", "bits") and r.ratio is not None:
+        if r.axis in ("sparsity", "bits") and r.verdict is not None:
             lines[r.line][r.task].append(r)
     if not lines:
         return ""
@@ -106,15 +131,27 @@ def _reach_table(rows: list[Row], tolerance: float) -> str:
 
 
 def _reach(points: list[Row]) -> str:
+    """Runs of one verdict, lightest first: ``within up to 30%; undecided at 50%; below from 70%``."""
     if not points:
         return "—"
 
     def at(r: Row) -> str:
         return f"{r.sparsity:.0%}" if r.axis == "sparsity" else f"{r.bits:g}-bit"
 
-    held = None
+    runs: list[tuple[str, list[Row]]] = []
     for r in points:
-        if not r.within:
-            return (f"within up to {at(held)}; below from {at(r)}" if held else f"below from {at(r)}")
-        held = r
-    return f"within at all tested (up to {at(held)})"
+        if runs and runs[-1][0] == r.verdict:
+            runs[-1][1].append(r)
+        else:
+            runs.append((r.verdict, [r]))
+    if len(runs) == 1 and runs[0][0] == "within":
+        return f"within at all tested (up to {at(points[-1])})"
+    parts = []
+    for i, (verdict, run) in enumerate(runs):
+        if i == 0 and verdict == "within":
+            parts.append(f"within up to {at(run[-1])}")
+        elif i == len(runs) - 1 and verdict == "below":
+            parts.append(f"below from {at(run[0])}")
+        else:
+            parts.append(f"{verdict} at {', '.join(at(r) for r in run)}")
+    return "; ".join(parts)

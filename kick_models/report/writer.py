@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from kick_core.atomic import atomic_write_text
+from kick_core.names import model_name
 
 from kick_models.report.compare import Report
-from kick_models.report.plots import file_stem, model_name, plot_model
 from kick_models.report.summary import summary_markdown
-from kick_models.report.tables import legend, markdown_table, write_csv
+from kick_models.report.tables import comparisons_table, legend, markdown_table, write_csv
 
 
 def write_report(report: Report, folder: Path, *, plots: bool = True, size: str = "compressed") -> list[Path]:
@@ -17,6 +17,8 @@ def write_report(report: Report, folder: Path, *, plots: bool = True, size: str 
     folder.mkdir(parents=True, exist_ok=True)
     figures: dict[str, list[Path]] = {}
     if plots:
+        from kick_models.report.plots import file_stem, plot_model  # matplotlib only when drawing
+
         stems: list[str] = []
         for model in report.models:
             stem = file_stem(model)
@@ -33,6 +35,9 @@ def _full_markdown(report: Report, figures: dict[str, list[Path]], folder: Path)
     parts = ["# Compressed vs dense: all results", legend(report)]
     for model in report.models:
         parts += [f"## {model_name(model)}", f"`{model}`", markdown_table(report, model, headline_only=False)]
+        details = comparisons_table(report, model, headline_only=False)
+        if details:
+            parts.append(details)
         parts += [f"![{p.stem}]({p.relative_to(folder).as_posix()})" for p in figures.get(model, []) if p.suffix == ".png"]
     if report.issues:
         parts.append("## Issues\n\n" + "\n".join(f"- **{i.kind}**: {i.message}" for i in report.issues))
