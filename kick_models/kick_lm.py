@@ -48,6 +48,7 @@ from kick_models.compressed_checkpoint import (
     split_model_args,
 )
 from kick_models.model_args import check_keys
+from kick_tasks import data
 
 # Under lm-eval's logger, so that ``lm_eval --verbosity`` shows it (lm-eval gives only its own
 # logger a handler).
@@ -143,7 +144,9 @@ class KickLM(HFLM):
         info = super().get_model_info()
         memory = {**self._kick_info.get("memory", {}), "at_results": weight_memory(self._model)}
         info["kick"] = {**self._kick_info, "memory": memory, "versions": library_versions(),
-                        "generation_attention": "sdpa" if self._cudnn_attention else "sdpa without cuDNN"}
+                        "generation_attention": "sdpa" if self._cudnn_attention else "sdpa without cuDNN",
+                        # the data files and hub datasets the tasks of this run read
+                        "data": data.sources_read()}
         return info
 
 

@@ -17,10 +17,16 @@ reads only its own entries (see each task's README)::
 
 A missing or malformed local file, or an unreachable hub with no local copy, stops the run
 with one line that names the path expected, its format and the hub dataset id.
+
+Provenance: every file or hub dataset a task reads is recorded in this process
+(:func:`sources_read`: local path + SHA-256, or hub id + requested revision + the loaded
+dataset's fingerprint), so that a results file can say which data it scored
+(``--model kick``'s ``config.kick.data``, ``kick sweep``'s ``kick_provenance``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -32,6 +38,45 @@ METADATA_KEY = "data_dir"
 
 class KickDataError(RuntimeError):
     """A task's data could not be read; the message says what to fix."""
+
+
+# What this process's tasks read, in order: {identity: record}. Tasks are loaded inside
+# lm-eval, which gives a loader no handle on the results; the caller that writes results
+# (the sweep worker, KickLM) reads this instead. ``_DIGESTS`` keeps each file's SHA-256 by
+# (size, mtime_ns), so reloading a task does not hash its files again.
+_READ: dict[str, dict[str, Any]] = {}
+_DIGESTS: dict[tuple[str, int, int], str] = {}
+
+
+def record_file(path: Path) -> None:
+    """Record a local data file as read: its absolute path and SHA-256."""
+    path = Path(path).resolve()
+    stat = path.stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    if key not in _DIGESTS:
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        _DIGESTS[key] = digest.hexdigest()
+    _READ[str(path)] = {"path": str(path), "sha256": _DIGESTS[key]}
+
+
+def sources_read() -> list[dict[str, Any]]:
+    """The data files and hub datasets read since the last :func:`forget_sources`."""
+    return list(_READ.values())
+
+
+def forget_sources() -> None:
+    """Start a new record (before loading the next task whose data should be told apart)."""
+    _READ.clear()
+
+
+def sources_digest(sources: list[dict[str, Any]]) -> str:
+    """One SHA-256 over what ``sources`` hold (their contents, not where they lie): equal
+    for the same data installed in two places."""
+    parts = sorted(source.get("sha256") or json.dumps(source, sort_keys=True) for source in sources)
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
 def configured_data_dir(metadata: dict[str, Any] | None = None) -> Path | None:
@@ -59,6 +104,7 @@ def local_file(folder: Path, relative: str, *, fmt: str, hub_id: str | None = No
             else "this data has no hub dataset, so the local copy is required"
         )
         raise KickDataError(f"missing local data file {str(path)!r}: expected {fmt}; provide it, {fallback}")
+    record_file(path)
     return path
 
 
@@ -66,6 +112,7 @@ def read_jsonl(path: Path, required: Iterable[str], *, hub_id: str | None = None
     """Rows of a JSON-lines file, each checked to carry the ``required`` fields."""
     required = tuple(required)
     rows = []
+    record_file(path)
     with open(path, encoding="utf-8") as handle:
         for number, line in enumerate(handle, 1):
             if not line.strip():
@@ -96,7 +143,7 @@ def load_hub(hub_id: str, name: str | None = None, **kwargs):
     import datasets
 
     try:
-        return datasets.load_dataset(hub_id, name, **kwargs)
+        loaded = datasets.load_dataset(hub_id, name, **kwargs)
     except Exception as err:  # offline, gated, renamed: all need the same advice
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise KickDataError(
@@ -104,6 +151,13 @@ def load_hub(hub_id: str, name: str | None = None, **kwargs):
             f"with no network, set {ENV_VAR}=/path/to/data (or --metadata '{{\"data_dir\": ...}}') "
             "to read a local copy (layout: kick_tasks/data.py)"
         ) from None
+    parts = loaded.values() if isinstance(loaded, datasets.DatasetDict) else [loaded]
+    _READ[f"hub:{hub_id}:{name}:{kwargs.get('split')}"] = {
+        "hub_id": hub_id, "name": name, "split": kwargs.get("split"), "revision": kwargs.get("revision") or "main",
+        # the fingerprint datasets gives the data it loaded: it changes with the files' contents
+        "fingerprint": "+".join(part._fingerprint for part in parts),
+    }
+    return loaded
 
 
 def local_or_hub(

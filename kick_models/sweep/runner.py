@@ -3,7 +3,9 @@
 Each compressed model runs in its own process, so its memory returns to the OS before the
 next one loads and a crash or kill loses at most the task in flight. The worker's output
 goes to ``<point>/worker.log``; a failed point is reported with the log's tail and the sweep
-goes on (``--fail-fast`` stops it).
+goes on (``--fail-fast`` stops it), except when a worker finds that the data changed under
+results already written (:data:`.worker.DATA_CHANGED`): every later point would meet the same,
+so the sweep stops there.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 
 from kick_core.atomic import atomic_write_json
 from kick_models.sweep.plan import Job, Sweep, point_done
+from kick_models.sweep.worker import DATA_CHANGED
 
 WORKER_LOG = "worker.log"
 
@@ -45,7 +48,7 @@ def run(sweep: Sweep, jobs: list[Job], *, fail_fast: bool = False) -> int:
                 log = sweep.model_dir / name / WORKER_LOG
                 failures.append(f"{name}: {', '.join(missing) or 'worker'} failed (exit {code}); see {log}")
                 bar.write(f"kick sweep: FAILED {failures[-1]}\n" + _tail(log), file=sys.stderr)
-                if fail_fast:
+                if fail_fast or code == DATA_CHANGED:
                     break
     if failures:
         print("kick sweep: some points failed (rerun the same command to retry them):\n  " + "\n  ".join(failures),

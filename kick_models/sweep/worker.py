@@ -7,7 +7,16 @@ task's prompt format and per-example samples logged, saving with lm-eval's own
 
 * ``<task>.samples/``: the tracker's ``samples_<subtask>_<time>.jsonl`` files, gzipped;
 * ``<task>.json``: the tracker's results file with a ``kick_sweep`` record (point, task, seed,
-  prompt format, settings, and the samples files it goes with).
+  prompt format, settings, the data files read, and the samples files it goes with) and a
+  ``kick_provenance`` record per (sub)task: the data scored (SHA-256 over the files' contents,
+  or the hub datasets' fingerprints), the examples (count and a SHA-256 of their ``doc_hash``
+  values) and the prompt format (chat template, system instruction, shots), which
+  ``kick report`` compares before it sets a ratio to dense.
+
+Before the model is loaded, a task already scored at another point of the same model is loaded
+alone and its data compared with what those results recorded: a resumed sweep whose data
+changed (another ``KICK_DATA_DIR``, an edited file) stops with :data:`DATA_CHANGED` instead of
+mixing two data sets in one folder.
 
 A result counts as done only when the samples it names are there (:func:`.plan.is_done`), so
 a worker killed at any moment leaves nothing that a later run trusts. The worker holds a lock
@@ -22,6 +31,7 @@ from __future__ import annotations
 
 import fcntl
 import gzip
+import hashlib
 import json
 import logging
 import os
@@ -36,8 +46,15 @@ from typing import Any
 from kick_core.atomic import atomic_folder, atomic_write_text, remove_partials
 from kick_models.sweep.formats import CHAT
 from kick_models.sweep.plan import RESULT_KEY, point_done, samples_path
+from kick_tasks import data
 
 SCRATCH = "lm-eval"  # the tracker's own output, inside the samples folder's staging copy
+PROVENANCE_KEY = "kick_provenance"
+DATA_CHANGED = 3  # exit code: the data differ from those of results already in the folder
+
+
+class DataChanged(RuntimeError):
+    """A task's data differ from the data its results at other points were scored on."""
 
 
 class PointBusy(RuntimeError):
@@ -57,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     except PointBusy as err:
         print(f"kick sweep worker: {err}", flush=True)
         return 1
+    except DataChanged as err:
+        print(f"kick sweep worker: {err}", flush=True)
+        return DATA_CHANGED
 
 
 @contextmanager
@@ -86,6 +106,9 @@ def evaluate_point(spec: dict[str, Any]) -> int:
               f"--include_path {spec['include_path']}", flush=True)
         if len(unknown) == len(tasks):
             return 1
+    for run in spec["tasks"]:
+        if run["task"] not in unknown and not point_done(Path(run["result"])):
+            check_same_data(Path(run["result"]), run["task"], task_manager)
     model_args = dict(spec["model_args"])
     lm = get_model("kick").create_from_arg_obj(model_args, {"batch_size": spec["batch_size"], "device": spec["device"]})
     failed = len(unknown)
@@ -114,6 +137,7 @@ def evaluate_task(lm, spec: dict[str, Any], run: dict[str, Any], task_manager, m
     shutil.rmtree(samples, ignore_errors=True)  # samples without a result naming them are not trusted
     chat = run["prompt_format"] == CHAT
     seeds = {} if spec["seed"] is None else {"torch_random_seed": spec["seed"]}  # generation's sampling
+    data.forget_sources()
     with atomic_folder(samples, keep_existing=False) as staging:
         tracker = EvaluationTracker(output_path=str(staging / SCRATCH))
         results = simple_evaluate(
@@ -143,6 +167,8 @@ def evaluate_task(lm, spec: dict[str, Any], run: dict[str, Any], task_manager, m
         saved = json.loads(written.read_text(encoding="utf-8"))
         names = [_gzip(path, staging) for path in sorted((staging / SCRATCH).rglob("samples_*.jsonl"))]
         shutil.rmtree(staging / SCRATCH)
+    sources = data.sources_read()
+    saved[PROVENANCE_KEY] = provenance(saved, per_example, run["task"], sources, chat)
     saved[RESULT_KEY] = {
         "point": spec["point"],
         "task": run["task"],
@@ -150,9 +176,66 @@ def evaluate_task(lm, spec: dict[str, Any], run: dict[str, Any], task_manager, m
         "prompt_format": run["prompt_format"],
         "samples": [f"{samples.name}/{name}" for name in names],
         "settings": run["settings"],
+        "data_sources": sources,
     }
     # lm-eval's own layout (indent 2, NaN as lm-eval writes it), through our atomic writer.
     atomic_write_text(result, json.dumps(saved, indent=2, ensure_ascii=False))
+
+
+def provenance(results: dict[str, Any], per_example: dict[str, list], task: str, sources: list[dict[str, Any]],
+               chat: bool) -> dict[str, dict[str, Any]]:
+    """``kick_provenance``: per (sub)task of ``results`` (the tracker's results file), and for ``task`` itself (a group: its
+    subtasks' examples together), what was scored and how it was asked."""
+    scored = {"sha256": data.sources_digest(sources), "files": len(sources)}
+    prompt_of = lambda name: {  # noqa: E731
+        "chat_template": chat,
+        "chat_template_sha256": results.get("chat_template_sha") if chat else None,
+        "system_instruction": results.get("system_instruction"),
+        "num_fewshot": results.get("n-shot", {}).get(name),
+    }
+    out = {}
+    for name in results["configs"]:
+        out[name] = {"data": scored, "examples": _examples(per_example.get(name, [])), "prompt": prompt_of(name)}
+    if task not in out:  # a group: its own line, over all its subtasks' examples
+        every = [row for name in results["configs"] for row in per_example.get(name, [])]
+        out[task] = {"data": scored, "examples": _examples(every), "prompt": prompt_of(task)}
+    return out
+
+
+def _examples(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    hashes = sorted(f"{row.get('doc_id')}:{row.get('doc_hash')}" for row in rows)
+    return {"count": len(rows), "sha256": hashlib.sha256("\n".join(hashes).encode()).hexdigest()}
+
+
+def check_same_data(result: Path, task: str, task_manager) -> None:
+    """:class:`DataChanged` if ``task``'s data now differ from what its results at the model's
+    other points recorded; loads the task's data alone (seconds), before any compression."""
+    recorded = []
+    for other in sorted(result.parent.parent.glob(f"*/{result.name}")):
+        if other == result or not point_done(other):
+            continue
+        saved = json.loads(other.read_text(encoding="utf-8"))
+        block = (saved.get(PROVENANCE_KEY) or {}).get(task) or {}
+        if "data" in block:
+            recorded.append((other, block["data"], saved.get(RESULT_KEY, {}).get("data_sources", [])))
+    if not recorded:
+        return
+    data.forget_sources()
+    task_manager.load_task_or_group([task])
+    now = data.sources_read()
+    other, scored, then = recorded[0]
+    if scored.get("sha256") != data.sources_digest(now):
+        raise DataChanged(
+            f"{task}: the data differ from those of the results already in {result.parent.parent} "
+            f"({other.parent.name} scored {_describe(then) or scored}; now {_describe(now)}): finish the sweep on "
+            "the same data, or write the new one to another --output"
+        )
+
+
+def _describe(sources: list[dict[str, Any]]) -> str:
+    shown = [f"{s.get('path') or s.get('hub_id')} sha256 {str(s.get('sha256') or s.get('fingerprint'))[:12]}"
+             for s in sources[:2]]
+    return ", ".join(shown) + (f" and {len(sources) - 2} more" if len(sources) > 2 else "")
 
 
 def _gzip(path: Path, folder: Path) -> str:
