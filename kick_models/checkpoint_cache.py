@@ -59,7 +59,12 @@ class CacheEntry:
 
 
 class CheckpointCache:
-    """Folder of compressed checkpoints: ``<root>/<model>--<recipe>--<key16>/``."""
+    """Folder of compressed checkpoints: ``<root>/<model>--<recipe>--<key16>/``.
+
+    The key alone identifies an entry; the model and recipe in the name are for people. An
+    entry is found by its key whatever the rest of its name says, so entries named under an
+    older naming rule (before llm-kick's one slug rule, ``kick_core.names.slug``) are still
+    used, not rebuilt."""
 
     def __init__(self, root: str | os.PathLike | None = None):
         self.root = Path(root).expanduser() if root else cache_root() / "checkpoints"
@@ -79,7 +84,8 @@ class CheckpointCache:
         key = hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
         model = slug(Path(pretrained.rstrip("/")).name, max_length=60)
         label = slug("-".join(str(v) for v in recipe.values() if v not in (None, "", ())), max_length=60)
-        return CacheEntry(key=key, path=self.root / f"{model}--{label}--{key[:16]}")
+        named = sorted(p for p in self.root.glob(f"*--{key[:16]}") if p.is_dir()) if self.root.is_dir() else []
+        return CacheEntry(key=key, path=named[0] if named else self.root / f"{model}--{label}--{key[:16]}")
 
     @contextmanager
     def _lock(self, entry: CacheEntry):

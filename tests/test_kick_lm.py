@@ -194,3 +194,13 @@ def test_generation_leaves_out_cudnn_attention_unless_asked(tiny_model_dir, tmp_
     assert set(seen) == {(cudnn_attention, True)}
     assert torch.backends.cuda.cudnn_sdp_enabled()  # the process's own setting is back
     assert lm.get_model_info()["kick"]["generation_attention"] == ("sdpa" if cudnn_attention else "sdpa without cuDNN")
+
+
+def test_an_entry_is_found_by_its_key_whatever_its_folder_name(tiny_model_dir, tmp_path):
+    """Entries written under an older naming rule (e.g. ``..._lm_head_--<key16>``) stay hits."""
+    first = make(tiny_model_dir, tmp_path, method="magnitude", sparsity=0.5, pattern="2:4").get_model_info()["kick"]
+    (entry,) = [p for p in (tmp_path / "cache").iterdir() if p.is_dir()]
+    renamed = entry.rename(entry.with_name(f"old_rule--magnitude_2_4_--{first['cache']['key'][:16]}"))
+    again = make(tiny_model_dir, tmp_path, method="magnitude", sparsity=0.5, pattern="2:4").get_model_info()["kick"]
+    assert again["cache"]["hit"] is True
+    assert [p for p in (tmp_path / "cache").iterdir() if p.is_dir()] == [renamed]
