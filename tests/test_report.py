@@ -458,3 +458,14 @@ def summary_of(report):
     from kick_models.report.summary import summary_markdown
 
     return summary_markdown(report)
+
+
+def test_cli_prints_each_comparison_side_by_side(tmp_path, capsys):
+    """The answer on the terminal: score, dense, ratio, interval and verdict of each run."""
+    assert main([str(PAIRED), "-o", str(tmp_path), "--no-plots"]) == 0
+    out = capsys.readouterr().out
+    assert "paired-tiny: each compressed run against dense" in out
+    assert "| magnitude 50% | kick_factoid_qa | 0.300 | 0.500 | 0.600 | 0.441–0.788 | below | 0.0004 | 80 |" in out
+    assert main([str(PAIRED), "-o", str(tmp_path), "--no-plots",
+                 "--quiet"]) == 0
+    assert "each compressed run" not in capsys.readouterr().out

@@ -62,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--size", choices=("compressed", "raw"), default="compressed",
                         help="size on disk in the size plot: best lossless codec (default) or raw tensor bytes")
     parser.add_argument("--no-plots", action="store_true", help="tables and summary only")
+    parser.add_argument("--quiet", "-q", action="store_true",
+                        help="do not print each model's comparisons with dense (they are in summary.md either way)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when any issue is found")
     return parser
 
@@ -97,6 +99,14 @@ def main(argv: list[str] | None = None) -> int:
     from kick_models.report.writer import write_report
 
     written = write_report(report, Path(args.output), plots=not args.no_plots, size=args.size)
+    if not args.quiet:  # the answer itself, side by side: score, dense, ratio, interval, verdict
+        from kick_core.names import model_name
+        from kick_models.report.tables import comparisons_table
+
+        for model in report.models:
+            table = comparisons_table(report, model)
+            if table:
+                print(f"{model_name(model)}: each compressed run against dense\n\n{table}\n")
     print(f"kick report: {len(runs)} result files, {len(report.models)} model(s); wrote:")
     for path in written:
         print(f"  {path}")
