@@ -1,7 +1,7 @@
 """Speed benchmarks of llm-kick (project issue 9): where the time of a compression study goes.
 
 Each script measures one thing, prints a table and writes JSON (``--json``); ``--smoke`` runs
-it on a tiny random Llama in seconds (``tests/test_bench_smoke.py``), ``--preset cpu`` on the
+it on a tiny random Llama in seconds (``bench/tests/test_smoke.py``), ``--preset cpu`` on the
 small real model SmolLM2-135M-Instruct, ``--preset h100`` on a Llama-2-7B-shaped model with
 random weights (speed does not depend on the values) sized to fit one 10-minute device call.
 Run them from the repository root as modules::

@@ -14,7 +14,7 @@ from pathlib import Path
 def add_common(parser: argparse.ArgumentParser, presets: dict[str, dict]) -> None:
     recorded = sorted(name for name in presets if name != "smoke")
     parser.add_argument("--preset", choices=recorded, help="settings of a recorded run (explicit options win; default cpu)")
-    parser.add_argument("--smoke", action="store_true", help="tiny random Llama: seconds (used by tests/test_bench_smoke.py)")
+    parser.add_argument("--smoke", action="store_true", help="tiny random Llama: seconds (used by bench/tests/test_smoke.py)")
     parser.add_argument("--json", type=Path, help="write the results here (rewritten after every measurement)")
 
 

@@ -46,13 +46,13 @@ from bench.machine import describe, one_line
 from bench.models import checkpoint_folder
 from bench.output import Results, print_table
 
-FIXTURE_DATA = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "kick_data"
+SMOKE_DATA = Path(__file__).resolve().parent / "smoke_data"  # bench/smoke_data/README.md
 CACHE_LINE = re.compile(r"kick: rank (\d+): (new|cached) compressed checkpoint")
 
 PRESETS = {
     # On the CPU lm-eval runs no data parallelism (its HFLM needs more than one GPU for it), so
     # the smoke mode checks the cold start of 2 ranks and the 1-process run.
-    "smoke": dict(model="tiny", data_dir=str(FIXTURE_DATA), tasks="kick_mmlu_abstract_algebra",
+    "smoke": dict(model="tiny", data_dir=str(SMOKE_DATA), tasks="kick_mmlu_abstract_algebra",
                   limit=2, cold_limit=1, batch_size="4", gpus=2, modes="cold,single",
                   model_args="method=wanda,sparsity=0.5,calibration=random,nsamples=4,seqlen=32"),
     "h200x2": dict(shape="llama2-7b", tasks="kick_icrqa_open,kick_mmlu_abstract_algebra", limit=512, cold_limit=2,

@@ -67,11 +67,11 @@ from bench.measure import measured, synchronizer
 from bench.models import checkpoint_folder
 from bench.output import Results, print_table
 
-FIXTURE_DATA = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "kick_data"
+SMOKE_DATA = Path(__file__).resolve().parent / "smoke_data"  # bench/smoke_data/README.md
 RATIO_TARGET = 0.90  # kick throughput within 10% of the built-in task's
 
 PRESETS = {
-    "smoke": dict(model="tiny", data_dir=str(FIXTURE_DATA), subject="abstract_algebra", limit_qa=2,
+    "smoke": dict(model="tiny", data_dir=str(SMOKE_DATA), subject="abstract_algebra", limit_qa=2,
                   limit_mmlu=2, batch_size="4", warmup=False, repeats=2),
     "cpu": dict(model="smollm2", subject="abstract_algebra", limit_qa=64, limit_mmlu=16, batch_size="8", warmup=True,
                 repeats=2),

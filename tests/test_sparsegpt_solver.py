@@ -4,7 +4,7 @@ It replaces llmcompressor's ``sparsify_weight`` inside ``SparseGPTModifier`` (th
 ``compressors.pruning.sparsegpt.modifier_class`` builds), so it must give the very same
 weights on the same Hessian: unstructured and N:M, bf16 and float32 weights, widths that are
 not a multiple of the block, inputs that never fire, and a Hessian that cannot be inverted.
-(tests/test_bench_smoke.py checks the same end to end: a whole model through llm-kick and
+(bench/tests/test_smoke.py checks the same end to end: a whole model through llm-kick and
 through llmcompressor's ``oneshot``.)
 """
 

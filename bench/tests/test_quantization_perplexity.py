@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
-import runpy
-from pathlib import Path
 
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "quantization_perplexity.py"
+import pytest
+
+from bench import quantization_perplexity
+
+pytestmark = pytest.mark.bench
 
 
 def test_benchmark_smoke_mode(tiny_model_dir, tmp_path, capsys):
-    bench = runpy.run_path(str(BENCH), run_name="quant_bench")
+    bench = vars(quantization_perplexity)
     out = tmp_path / "bench.json"
     assert bench["main"](["--smoke", "--model", str(tiny_model_dir), "--cache-dir", str(tmp_path / "cache"),
                           "--json", str(out)]) == 0

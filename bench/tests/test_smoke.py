@@ -9,6 +9,8 @@ import pytest
 
 from bench import cases as bench_cases
 
+pytestmark = pytest.mark.bench
+
 
 def run(module: str, tmp_path, *extra: str) -> dict:
     import importlib
