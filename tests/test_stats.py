@@ -128,6 +128,9 @@ def test_fieller_interval():
         assert (0.18 - theta * 0.30) ** 2 == pytest.approx(Z95 ** 2 * (0.017 ** 2 + theta ** 2 * 0.0205 ** 2))
     assert low < 0.6 < high
     assert stats.fieller_interval(0.1, 0.05, 0.05, 0.03) is None  # denominator not clearly above 0: unbounded
+    # 1/100 against 15/100: the normal interval of the numerator reaches below 0, a ratio cannot
+    low, high = stats.fieller_interval(0.01, (0.01 * 0.99 / 100) ** 0.5, 0.15, (0.15 * 0.85 / 100) ** 0.5)
+    assert low == 0.0 and 0.2 < high < 0.3
 
 
 def test_verdict_is_three_way_and_the_line_counts_as_within():

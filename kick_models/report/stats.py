@@ -155,14 +155,16 @@ def fieller_interval(num: float, se_num: float, den: float, se_den: float,
                 / (den^2 - z^2 se_den^2).
 
     ``None`` when ``den`` is not clearly above zero (``z se_den >= den``): the set is then
-    unbounded."""
+    unbounded. Scores are never negative, so neither is their ratio: a lower end below 0 (a
+    score near 0 with a normal error around it) is cut at 0."""
     z = stats.norm.ppf(1 - (1 - confidence) / 2)
     vn, vd = se_num ** 2, se_den ** 2
     scale = den ** 2 - z ** 2 * vd
     if den <= 0 or scale <= 0:
         return None
     half = z * math.sqrt(vn * den ** 2 + vd * num ** 2 - z ** 2 * vn * vd)
-    return (num * den - half) / scale, (num * den + half) / scale
+    low, high = (num * den - half) / scale, (num * den + half) / scale
+    return (max(low, 0.0) if num >= 0 else low), high
 
 
 def mcnemar_exact(only_compressed: int, only_dense: int) -> float:
