@@ -13,6 +13,7 @@ from kick_models.report.cli import main
 from kick_models.report.compare import build_report
 from kick_models.report.metrics import MetricError, choose_metric, parse_metric_override, ratio_to_dense
 from kick_models.report.results import load_runs, read_run
+from kick_models.report.tables import comparisons_table
 
 FIXTURES = Path(__file__).parent / "fixtures" / "results"
 SWEEP = FIXTURES / "sweep-smollm2"
@@ -469,3 +470,40 @@ def test_cli_prints_each_comparison_side_by_side(tmp_path, capsys):
     assert main([str(PAIRED), "-o", str(tmp_path), "--no-plots",
                  "--quiet"]) == 0
     assert "each compressed run" not in capsys.readouterr().out
+
+
+def test_calibration_seeds_are_averaged_with_their_spread_beside_the_interval(tmp_path):
+    """Two runs of one recipe with calibration seeds 0 and 1 make one row: the mean of the two
+    (each example's value averaged, paired with dense), and each seed's own ratio."""
+    root = tmp_path / "paired"
+    shutil.copytree(PAIRED, root)
+    model = root / "paired-tiny"
+    seed_one = model / "magnitude_sparsity-0.5_seed-1"
+    shutil.copytree(model / "magnitude_sparsity-0.3", seed_one)
+    target = json.loads((model / "magnitude_sparsity-0.5" / "kick_factoid_qa.json").read_text())["config"]
+    for folder, seed in ((model / "magnitude_sparsity-0.5", 0), (seed_one, 1)):
+        for path in folder.glob("*.json"):
+            data = json.loads(path.read_text())
+            data["config"]["kick"] = {**target["kick"], "calibration": {"source": "builtin", "seed": seed}}
+            data["config"]["model_args"] = target["model_args"]
+            path.write_text(json.dumps(data))
+    runs, _ = load_runs([root])
+    report = build_report(runs)
+    rows = [r for r in report.rows if r.label == "magnitude 50%" and r.task == "kick_factoid_qa"]
+    assert len(rows) == 1 and not [i for i in report.issues if i.kind == "duplicate"]
+    (row,) = rows
+    scores = {}
+    for name in ("dense", "magnitude_sparsity-0.3", "magnitude_sparsity-0.5"):
+        scores[name] = json.loads((PAIRED / "paired-tiny" / name / "kick_factoid_qa.json").read_text())[
+            "results"]["kick_factoid_qa"]["contains,none"]
+    dense = scores["dense"]
+    assert row.seeds == (0, 1)
+    assert row.seed_ratios == pytest.approx((scores["magnitude_sparsity-0.5"] / dense,
+                                             scores["magnitude_sparsity-0.3"] / dense))
+    mean = (scores["magnitude_sparsity-0.5"] + scores["magnitude_sparsity-0.3"]) / 2
+    assert row.score == pytest.approx(mean) and row.ratio == pytest.approx(mean / dense)
+    assert row.comparison.paired and row.comparison.low < row.ratio < row.comparison.high
+    assert row.comparison.p_value is None  # a mean over seeds is not a 0/1 outcome
+    table = comparisons_table(report, TINY)
+    assert "seeds: ratio each" in table
+    assert f"| 2: {scores['magnitude_sparsity-0.5'] / dense:.3f}, {scores['magnitude_sparsity-0.3'] / dense:.3f} |" in table

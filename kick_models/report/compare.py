@@ -15,11 +15,14 @@ run's, library versions that differ between runs, grid points that were not run.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from kick_models.report import stats
 from kick_models.report.comparable import refusals
@@ -67,6 +70,10 @@ class Row:
     codec: str | None
     path: Path
     notes: list[str] = field(default_factory=list)
+    # Calibration repeats averaged into this row (kick sweep --seed): the seeds, and each
+    # seed's own ratio to dense (their spread is shown beside the sampling interval).
+    seeds: tuple[int, ...] = ()
+    seed_ratios: tuple[float, ...] = ()
 
     @property
     def verdict(self) -> str | None:
@@ -142,16 +149,19 @@ def build_report(runs: list[Run], tolerance: float = DEFAULT_TOLERANCE, skipped:
 
 
 def _model_rows(model: str, runs: list[Run], settings: Settings, issues: list[Issue]) -> list[Row]:
-    # Newest result wins per (recipe, task); runs are sorted by date, so later ones overwrite.
-    cells: dict[tuple[str, str], tuple[Run, TaskScore]] = {}
+    # Newest result wins per (recipe, task, calibration seed); runs are sorted by date, so later
+    # ones overwrite. Runs of one recipe with other calibration seeds are repeats: averaged.
+    found: dict[tuple[str, str], dict[Any, tuple[Run, TaskScore]]] = defaultdict(dict)
     for run in runs:
         for task, score in run.scores.items():
-            key = (run.recipe_key, task)
-            if key in cells:
-                older = cells[key][0]
+            seeds = found[(run.recipe_key, task)]
+            if run.seed in seeds:
+                older = seeds[run.seed][0]
                 issues.append(Issue("duplicate", f"{model}: {task} of {_describe(run)} is in {older.path} and "
                                                  f"{run.path}: using the newer ({run.path.name})"))
-            cells[key] = (run, score)
+            seeds[run.seed] = (run, score)
+    cells = {key: next(iter(seeds.values())) for key, seeds in found.items()}
+    repeats = {key: [seeds[s] for s in sorted(seeds, key=str)] for key, seeds in found.items() if len(seeds) > 1}
     labels = _labels(runs)
     dense = {task: cell for (recipe, task), cell in cells.items() if recipe == "dense"}
     tasks = list(dict.fromkeys(task for (_, task), (_, s) in cells.items() if s.headline))
@@ -173,7 +183,10 @@ def _model_rows(model: str, runs: list[Run], settings: Settings, issues: list[Is
         if task in dense and run.recipe_key != "dense":
             _compare_settings(model, row, score, run, *dense[task], issues)
             if dense[task][1].choice.metric == score.choice.metric:
-                reasons = _compare(row, run, score, *dense[task], settings, samples)
+                if (recipe, task) in repeats:
+                    reasons = _compare_repeats(row, repeats[(recipe, task)], *dense[task], settings, samples)
+                else:
+                    reasons = _compare(row, run, score, *dense[task], settings, samples)
                 for reason in reasons:
                     row.notes.append(f"not compared: {reason}")
                     refused[(row.label, reason)].append(task)
@@ -275,6 +288,52 @@ def _compare(row: Row, run: Run, score: TaskScore, dense_run: Run, dense: TaskSc
         why = samples.why(run, score) or f"dense: {samples.why(dense_run, dense)}"
         row.comparison = unpaired(score.value, score.stderr, dense.value, dense.stderr, dense.n_samples, row.ratio,
                                   hib, settings, why)
+    return []
+
+
+def _compare_repeats(row: Row, repeats: list[tuple[Run, TaskScore]], dense_run: Run, dense: TaskScore,
+                     settings: Settings, samples: "_SampleCache") -> list[str]:
+    """The mean over calibration seeds, against dense: its ratio, and the sampling interval of
+    that mean (each example's value averaged over the seeds, paired with dense by bootstrap
+    over examples; unpaired, from the mean standard error, where samples are missing), with
+    every seed's own ratio kept for the spread. The paper averages three runs (Jaiswal et al.
+    2024, Sec. 3); the spread says how much calibration alone moves a ratio."""
+    reasons = [reason for run, score in repeats for reason in refusals(row.label, run, score, dense_run, dense)]
+    if reasons:
+        return list(dict.fromkeys(reasons))
+    hib = dense.choice.higher_is_better
+    row.seeds = tuple(run.seed for run, _ in repeats)
+    row.seed_ratios = tuple(r for r in (ratio_to_dense(score.value, dense.value, hib) for _, score in repeats)
+                            if r is not None)
+    row.score = sum(score.value for _, score in repeats) / len(repeats)
+    row.notes.append(f"mean of {len(repeats)} calibration seeds ({', '.join(map(str, row.seeds))})")
+    theirs = samples.get(dense_run, dense)
+    mine = [samples.get(run, score) for run, score in repeats]
+    if theirs is not None and all(m is not None for m in mine):
+        try:
+            aligned = [pair(m, theirs, row.label)[0] for m in mine]
+        except NotComparable as err:
+            return [str(err)]
+        mean = Examples(theirs.keys, theirs.doc_hashes, theirs.prompt_hashes,
+                        np.mean([m.a for m in aligned], axis=0), np.mean([m.b for m in aligned], axis=0),
+                        aligned[0].aggregation)
+        row.score = mean.score()
+        row.ratio = ratio_to_dense(row.score, dense.value, hib)
+        if row.ratio is not None:
+            comparison = paired(mean, theirs, row.ratio, hib is not False, settings)
+            # McNemar's test is for one model's 0/1 outcomes; a mean over seeds is not 0/1
+            row.comparison = dataclasses.replace(comparison, p_value=None)
+        return []
+    row.ratio = ratio_to_dense(row.score, dense.value, hib)
+    if row.ratio is not None:
+        errors = [score.stderr for _, score in repeats]
+        # the seeds score the same examples, so their sampling errors are not independent: the
+        # mean's standard error is taken as the seeds' mean one (no credit for averaging)
+        stderr = None if any(e is None for e in errors) else sum(errors) / len(errors)
+        why = next((samples.why(run, score) for run, score in repeats if samples.why(run, score)), None) \
+            or f"dense: {samples.why(dense_run, dense)}"
+        row.comparison = unpaired(row.score, stderr, dense.value, dense.stderr, dense.n_samples, row.ratio,
+                                  hib is not False, settings, why)
     return []
 
 

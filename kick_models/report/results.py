@@ -93,6 +93,11 @@ class Run:
         return self.method in DENSE_METHODS
 
     @property
+    def seed(self) -> int | None:
+        """The calibration sampling seed (``None``: no calibration, or not recorded)."""
+        return (self.calibration or {}).get("seed")
+
+    @property
     def recipe_key(self) -> str:
         """Equal for runs of the same recipe (every dense run is ``"dense"``)."""
         return "dense" if self.is_dense else json.dumps(self.recipe, sort_keys=True, default=str)

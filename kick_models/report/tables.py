@@ -88,7 +88,12 @@ def comparisons_table(report: Report, model: str, *, headline_only: bool = True)
         return ""
     header = ["recipe", "task", "score", "dense", "ratio", f"{report.confidence:.0%} interval", "verdict",
               "McNemar p", "n", "interval from"]
-    lines = ["| " + " | ".join(header) + " |", "|---|---|---:|---:|---:|---:|---|---:|---:|---|"]
+    aligns = ["---", "---", "---:", "---:", "---:", "---:", "---", "---:", "---:", "---"]
+    seeded = any(r.seeds for r in rows)
+    if seeded:  # calibration repeats: each seed's own ratio, beside the sampling interval of their mean
+        header.append("seeds: ratio each")
+        aligns.append("---")
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(aligns) + "|"]
     for r in rows:
         c = r.comparison
         dense = "—" if r.dense_score is None else fmt_score(r.dense_score)
@@ -99,6 +104,8 @@ def comparisons_table(report: Report, model: str, *, headline_only: bool = True)
             verdict = c.verdict + (f": needs ~{c.needs:,}" if c.needs is not None else "")
             cells = [_ratio(r.ratio, 3), _interval(c.low, c.high, 3), verdict, fmt_p(c.p_value),
                      "—" if c.n is None else f"{c.n:,}", c.interval]
+        if seeded:
+            cells.append(f"{len(r.seeds)}: " + ", ".join(f"{x:.3f}" for x in r.seed_ratios) if r.seeds else "—")
         lines.append("| " + " | ".join([r.label, r.task, fmt_score(r.score), dense, *cells]) + " |")
     return "\n".join(lines)
 
