@@ -12,30 +12,38 @@ interrupted run resumes where it stopped.
 Chunks are coded independently, as a chunked file format would (ZipNN compresses in
 chunks too); at 64 MiB the cost against coding a tensor whole is a frame header per chunk.
 
-Sampling mode (``sample=f``) reads a simple random sample, without replacement, of ``k =
-max(min_blocks, ceil(f*N))`` of the N blocks of whole rows (about ``block_kib`` each) of
-every tensor, seeded by ``seed`` and the tensor's name; a tensor with no more than ``k``
-blocks is analysed whole. A block's compressed size c_i estimates the tensor's as ``C =
-(R / r) * mean(c_i)`` (R tensor bytes, r block bytes), with standard error
-``(R / r) * s / sqrt(k) * sqrt(1 - k/N)`` (Cochran, "Sampling Techniques", 3rd ed., 1977,
-eq. 2.8 and 2.12: the mean of a simple random sample and its finite-population
-correction). Tensors are sampled independently, so variances add; the report turns them
-into a 95% interval on each total. The interval covers sampling error only: blocks are
-coded on their own (a frame header, a fresh entropy model and no match history each), which
-biases the estimate. ``bench/storage_throughput.py`` measures that bias against a full run:
-on SmolLM2-135M it stayed within 0.1% at the default 1 MiB blocks and reached 0.4% (zstd)
-and 3.7% (lz4 on byte planes) at 128 KiB blocks, so small blocks are for quick looks.
+Two passes, one read of each tensor after the other:
+
+* the **full pass** reads every byte: layout sizes (the ``none`` codec), order-0 entropy,
+  zero and value counts, and the *full* codecs, those not sampled;
+* the **sampled codecs** (by default the slow ones, ``Codec.sampled``; none with
+  ``sampled=()``, a full run) are measured on ``blocks`` draws of blocks of whole rows of
+  about ``block_kib`` (4 MiB by default: large enough that zstd-19 and brotli are not
+  timed faster than on whole tensors, as they are on 128 KiB blocks) from the whole
+  checkpoint. Every tensor is cut into blocks (the last one shorter, a small tensor one
+  block), and a draw picks a block with probability proportional to its bytes, with
+  replacement, seeded by ``seed``. A block drawn twice is coded once and counted twice.
+
+Estimator (probability-proportional-to-size sampling with replacement, Hansen and Hurwitz,
+1943; Cochran, "Sampling Techniques", 3rd ed., 1977, Sec. 9A.2): with R the checkpoint's raw
+bytes and, for draw i, c_i/r_i the compressed bytes per raw byte of its block, the
+compressed size is estimated by C = R * mean(c_i/r_i), unbiased for blocks coded on their
+own, and the draws are independent. :mod:`compressors.storage.report` gives the ratio
+R/C a 95% interval by a percentile bootstrap over the draws (Efron and Tibshirani, "An
+Introduction to the Bootstrap", 1993, Ch. 13). It covers sampling error only; coding
+blocks on their own (a frame header, a fresh entropy model and no match history each)
+biases the estimate, by < 0.1% for zstd at 1 MiB blocks on SmolLM2-135M
+(``bench/storage_throughput.py`` measures it). When ``blocks`` is at least the number of
+blocks in the checkpoint every block is coded once instead: every byte, no interval.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import threading
 import time
-import zlib
 from collections import defaultdict
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
@@ -46,7 +54,7 @@ from tqdm.auto import tqdm
 
 from compressors.storage import byte_planes, packed
 from compressors.storage.checkpoint import Checkpoint, TensorRecord, open_checkpoint
-from compressors.storage.codecs import DEFAULT_CODECS, CodecRun, get_codecs, measure
+from compressors.storage.codecs import Codec, CodecRun, default_codecs, get_codecs, measure
 from compressors.storage.entropy import Histogram
 from compressors.storage.persist import Journal
 from compressors.storage.streams import STREAMS, LayoutPlan, build_streams, plan_layouts
@@ -59,14 +67,18 @@ def default_workers() -> int:
 
 @dataclass(frozen=True)
 class AnalysisOptions:
-    """What to measure and how. Every field is checked by :meth:`validate`."""
+    """What to measure and how. Every field is checked by :meth:`validate`.
 
-    codecs: tuple[str, ...] = DEFAULT_CODECS
+    ``sampled``: the codecs measured on sampled blocks; None for those of ``codecs`` that
+    the registry marks slow, ``()`` for a full run (every codec on every byte).
+    """
+
+    codecs: tuple[str, ...] = field(default_factory=default_codecs)
     layouts: tuple[str, ...] = STREAMS
     grouping: str = "fields"
-    sample: float | None = None
-    block_kib: int = 1024
-    min_blocks: int = 4
+    sampled: tuple[str, ...] | None = None
+    blocks: int = 32
+    block_kib: int = 4096
     chunk_mib: int = 64
     sparse_min: float = 0.1
     seed: int = 0
@@ -80,18 +92,27 @@ class AnalysisOptions:
             raise ValueError(f"layouts {list(self.layouts)}: must include 'plain' and come from {', '.join(STREAMS)}")
         if self.grouping not in byte_planes.SCHEMES:
             raise ValueError(f"grouping {self.grouping!r}: allowed {', '.join(byte_planes.SCHEMES)}")
-        if self.sample is not None and not 0 < self.sample < 1:
-            raise ValueError(f"sample {self.sample}: must be a fraction in (0, 1), or None for a full run")
-        for name in ("block_kib", "min_blocks", "chunk_mib", "workers"):
+        stray = [c for c in self.sampled or () if c not in self.codecs or c == "none"]
+        if stray:
+            raise ValueError(f"sampled codec(s) {', '.join(map(repr, stray))}: must be among the codecs measured "
+                             f"({', '.join(self.codecs)}), and 'none' is always full")
+        for name in ("blocks", "block_kib", "chunk_mib", "workers"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} {getattr(self, name)}: must be a positive integer")
         if not 0 <= self.sparse_min <= 1:
             raise ValueError(f"sparse_min {self.sparse_min}: must lie in [0, 1]")
         return self
 
+    def sampled_codecs(self) -> tuple[str, ...]:
+        """The codecs measured on sampled blocks."""
+        if self.sampled is None:
+            return tuple(c.name for c in get_codecs(self.codecs) if c.sampled)
+        return tuple(c for c in self.codecs if c in self.sampled)
+
     def fingerprint(self, checkpoint: Checkpoint) -> str:
         """Hash of everything the results depend on (not ``workers`` nor ``verify``)."""
         facts = {k: v for k, v in asdict(self).items() if k not in ("workers", "verify")}
+        facts["sampled"] = self.sampled_codecs()
         facts["files"] = [[str(f), f.stat().st_size, f.stat().st_mtime_ns] for f in checkpoint.files]
         return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -110,7 +131,11 @@ def analyze(
     """
     options = (options or AnalysisOptions()).validate()
     checkpoint = open_checkpoint(path)
+    sampled_names = options.sampled_codecs()
     codecs = get_codecs(options.codecs)
+    full_codecs = [c for c in codecs if c.name not in sampled_names]
+    sampled_codecs = [c for c in codecs if c.name in sampled_names]
+    draws, sampling = draw_blocks(checkpoint, options) if sampled_codecs else ({}, None)
     bits = packed.packed_bits(checkpoint.quantization_config)
     fingerprint = options.fingerprint(checkpoint)
     start = time.perf_counter()
@@ -135,8 +160,10 @@ def analyze(
         for record in todo:
             job = _TensorJob(record, options, bits)
             pending.append(job)
-            for first, rows in _units(record, options):
-                job.queue_unit(record.read_rows(first, rows), pool, codecs)
+            units = [(first, rows, full_codecs, None) for first, rows in _chunks(record, options.chunk_mib)]
+            units += [(first, rows, sampled_codecs, count) for first, rows, count in draws.get(_key(record), [])]
+            for first, rows, unit_codecs, count in units:
+                job.queue_unit(record.read_rows(first, rows), pool, unit_codecs, first, count)
                 while sum(j.inflight_bytes() for j in pending) > limit:
                     wait([f for j in pending for f in j.open_futures()], return_when=FIRST_COMPLETED)
                     _finish(pending, done, log, bar)
@@ -161,6 +188,7 @@ def analyze(
         "files": [{"path": str(f), "bytes": f.stat().st_size} for f in checkpoint.files],
         "quantization": None if q is None else {"format": q.get("format"), "quant_method": q.get("quant_method"), "packed_bits": bits},
         "options": asdict(options),
+        "sampling": sampling,
         "wall_s": time.perf_counter() - start,
         "tensors": [_strip(done[_key(r)]) for r in checkpoint.tensors],
     }
@@ -179,29 +207,42 @@ def _rows_per(record: TensorRecord, kib: int) -> int:
     return max(1, (kib << 10) // max(1, record.row_length * record.dtype.itemsize))
 
 
-def _units(record: TensorRecord, options: AnalysisOptions) -> list[tuple[int, int]]:
-    """``(first_row, rows)`` of the chunks (full run) or sampled blocks of ``record``."""
-    rows = record.rows
-    if rows == 0:
-        return []
-    per_block = _rows_per(record, options.block_kib)
-    blocks = rows // per_block
-    if options.sample is not None:
-        k = max(options.min_blocks, math.ceil(options.sample * math.ceil(rows / per_block)))
-        if k < blocks:
-            rng = np.random.default_rng([options.seed, zlib.crc32(record.name.encode())])
-            chosen = np.sort(rng.choice(blocks, size=k, replace=False))
-            return [(int(b) * per_block, per_block) for b in chosen]
-    per_chunk = _rows_per(record, options.chunk_mib << 10)
-    return [(r, min(per_chunk, rows - r)) for r in range(0, rows, per_chunk)]
+def _cut(record: TensorRecord, kib: int) -> list[tuple[int, int]]:
+    """``(first_row, rows)`` of consecutive pieces of about ``kib`` KiB (the last shorter)."""
+    per = _rows_per(record, kib)
+    return [(r, min(per, record.rows - r)) for r in range(0, record.rows, per)]
 
 
-def _sampling(record: TensorRecord, options: AnalysisOptions, units: int, read_bytes: int) -> tuple[float, float]:
-    """``(scale, fpc)``: bytes of the tensor per byte read, and the finite-population
-    correction 1 - k/N (0 when the tensor was read whole)."""
-    if read_bytes >= record.nbytes:
-        return 1.0, 0.0
-    return record.nbytes / read_bytes, 1.0 - units / (record.rows // _rows_per(record, options.block_kib))
+def _chunks(record: TensorRecord, chunk_mib: int) -> list[tuple[int, int]]:
+    return _cut(record, chunk_mib << 10)
+
+
+def draw_blocks(checkpoint: Checkpoint, options: AnalysisOptions) -> tuple[dict[str, list[tuple[int, int, int]]], dict]:
+    """The blocks the sampled codecs code: ``{tensor key: [(first_row, rows, draws), ...]}``
+    and a description of the sample (see the module docstring for the design)."""
+    units = [(record, first, rows) for record in checkpoint.tensors if record.nbytes for first, rows in _cut(record, options.block_kib)]
+    sizes = np.array([rows * record.nbytes // record.rows for record, _, rows in units], dtype=np.float64)
+    census = options.blocks >= len(units)
+    if census:
+        counts = np.ones(len(units), dtype=np.int64)
+    else:
+        picks = np.random.default_rng(options.seed).choice(len(units), size=options.blocks, replace=True, p=sizes / sizes.sum())
+        counts = np.bincount(picks, minlength=len(units))
+    draws: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
+    for (record, first, rows), count in zip(units, counts):
+        if count:
+            draws[_key(record)].append((first, rows, int(count)))
+    description = {
+        "codecs": list(options.sampled_codecs()),
+        "design": "census" if census else "pps-with-replacement",
+        "blocks_in_checkpoint": len(units),
+        "draws": int(counts.sum()),
+        "distinct_blocks": int(np.count_nonzero(counts)),
+        "sampled_bytes": int(sizes[counts > 0].sum()),
+        "block_kib": options.block_kib,
+        "seed": options.seed,
+    }
+    return dict(draws), description
 
 
 # -- one tensor ----------------------------------------------------------------------------
@@ -209,7 +250,10 @@ def _sampling(record: TensorRecord, options: AnalysisOptions, units: int, read_b
 
 class _TensorJob:
     """Accumulates the results of one tensor's units as their streams are built and their
-    codec runs finish, both in the pool (the shared state is updated under ``lock``)."""
+    codec runs finish, both in the pool (the shared state is updated under ``lock``).
+
+    A unit is a chunk of the full pass (``draws`` None) or a sampled block, drawn ``draws``
+    times, whose results are kept apart, block by block."""
 
     def __init__(self, record: TensorRecord, options: AnalysisOptions, bits: int | None):
         self.record, self.options, self.bits = record, options, bits
@@ -220,10 +264,11 @@ class _TensorJob:
         self.prepares: list[tuple[int, Future]] = []
         self.futures: list[tuple[int, str, str, Future]] = []
         self.unit_bytes: list[int] = []
+        self.blocks: dict[int, dict] = {}  # unit -> {"first_row", "rows", "raw_bytes", "draws"}
         self.zeros = 0
         self.parts: dict[str, dict[str, Histogram]] = defaultdict(dict)
         self.part_bytes: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        self.layout_s: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+        self.layout_s: dict[tuple[int | None, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
         self.values = self._value_histogram()
 
     def _value_histogram(self) -> Histogram | None:
@@ -231,53 +276,61 @@ class _TensorJob:
             return Histogram(1 << self.bits)
         return Histogram(1 << self.record.dtype.bits) if self.record.dtype.itemsize <= 2 else None
 
-    def queue_unit(self, raw: np.ndarray, pool: ThreadPoolExecutor, codecs) -> None:
+    def queue_unit(self, raw: np.ndarray, pool: ThreadPoolExecutor, codecs: list[Codec], first_row: int,
+                   draws: int | None) -> None:
         """Queue the next unit: its streams are built in ``pool``, which then codes them. The
-        layouts are chosen here, from the tensor's first unit."""
+        layouts are chosen here, from the tensor's first unit (its first chunk)."""
         o, record = self.options, self.record
         if self.plan is None:
             self.plan = plan_layouts(raw, record, o.layouts, o.grouping, o.sparse_min)
         unit = len(self.unit_bytes)
         self.unit_bytes.append(raw.size)
+        if draws is not None:
+            rows = raw.size // (record.row_length * record.dtype.itemsize)
+            self.blocks[unit] = {"first_row": first_row, "rows": rows, "raw_bytes": raw.size, "draws": draws}
         future = pool.submit(self._prepare, unit, raw, pool, codecs)
         with self.lock:
             self.prepares.append((unit, future))
 
-    def _prepare(self, unit: int, raw: np.ndarray, pool: ThreadPoolExecutor, codecs) -> None:
-        """Streams of one unit, their symbol counts (entropy bounds) and their codec runs."""
+    def _prepare(self, unit: int, raw: np.ndarray, pool: ThreadPoolExecutor, codecs: list[Codec]) -> None:
+        """Streams of one unit and their codec runs; for a chunk of the full pass also its
+        symbol counts (entropy bounds), zeros and values."""
         o, record = self.options, self.record
+        full = unit not in self.blocks
         streams = build_streams(raw, record, self.plan, o.verify)
-        zeros = 0
-        if record.dtype.kind == "float":
-            zeros = raw.size // record.dtype.itemsize - int(np.count_nonzero(raw.view(f"<u{record.dtype.itemsize}")))
-        values = self._value_histogram()
-        if self.kind == "packed":
-            packed.add_fields(values, raw, record.row_length * record.dtype.itemsize, self.bits)
-        elif values is not None:
-            values.add(raw.view(f"<u{record.dtype.itemsize}"))
-        parts = []
-        for stream in streams:
-            for name, part in stream.parts:
-                histogram = Histogram()
-                histogram.add(part)
-                parts.append((stream.name, name, histogram, part.size))
         futures = [
             (unit, stream.name, codec.name,
              pool.submit(measure, codec, [p for _, p in stream.parts], o.verify,
-                         f"{record.file}: tensor {record.name}: {stream.name}"))
-            for stream in streams for codec in codecs
+                         f"{record.file}: tensor {record.name}: {stream.name}", record.dtype.name))
+            for stream in streams for codec in codecs if codec.codes(stream.name, record.dtype.name)
         ]
-        with self.lock:
-            self.nm_broken |= self.plan.nm is not None and "nm" not in {s.name for s in streams}
-            self.zeros += zeros
-            if values is not None:
-                self.values.counts += values.counts
+        zeros, values, parts = 0, None, []
+        if full:
+            if record.dtype.kind == "float":
+                zeros = raw.size // record.dtype.itemsize - int(np.count_nonzero(raw.view(f"<u{record.dtype.itemsize}")))
+            values = self._value_histogram()
+            if self.kind == "packed":
+                packed.add_fields(values, raw, record.row_length * record.dtype.itemsize, self.bits)
+            elif values is not None:
+                values.add(raw.view(f"<u{record.dtype.itemsize}"))
             for stream in streams:
-                self.layout_s[stream.name][0] += stream.prepare_s
-                self.layout_s[stream.name][1] += stream.restore_s
-            for stream_name, name, histogram, size in parts:
-                self.parts[stream_name].setdefault(name, Histogram()).counts += histogram.counts
-                self.part_bytes[stream_name][name] += size
+                for name, part in stream.parts:
+                    histogram = Histogram()
+                    histogram.add(part)
+                    parts.append((stream.name, name, histogram, part.size))
+        with self.lock:
+            if full:
+                self.nm_broken |= self.plan.nm is not None and "nm" not in {s.name for s in streams}
+                self.zeros += zeros
+                if values is not None:
+                    self.values.counts += values.counts
+                for stream_name, name, histogram, size in parts:
+                    self.parts[stream_name].setdefault(name, Histogram()).counts += histogram.counts
+                    self.part_bytes[stream_name][name] += size
+            for stream in streams:
+                times = self.layout_s[None if full else unit, stream.name]
+                times[0] += stream.prepare_s
+                times[1] += stream.restore_s
             self.futures.extend(futures)
 
     def open_futures(self) -> list[Future]:
@@ -296,44 +349,45 @@ class _TensorJob:
         return not self.open_futures()
 
     def result(self) -> dict:
-        """The tensor's JSON-ready result, every size scaled to the whole tensor."""
+        """The tensor's JSON-ready result: the full pass per stream, and the sampled blocks."""
         for _, future in self.prepares:
             future.result()  # a failed preparation raises here
         record, plan = self.record, self.plan
-        read = sum(self.unit_bytes)
-        scale, fpc = _sampling(record, self.options, len(self.unit_bytes), read)
-        runs: dict[tuple[str, str], list[CodecRun]] = defaultdict(list)
-        for _, stream, codec, fut in self.futures:
-            runs[stream, codec].append(fut.result())
+        names = [s for s in (plan.names() if plan else []) if not (s == "nm" and self.nm_broken)]
+        runs: dict[tuple[int | None, str, str], list[CodecRun]] = defaultdict(list)
+        for unit, stream, codec, fut in self.futures:
+            runs[None if unit not in self.blocks else unit, stream, codec].append(fut.result())
         streams = {}
-        for stream in plan.names() if plan else []:
-            if stream == "nm" and self.nm_broken:
-                continue
+        for stream in names:
             parts = {
-                name: {"bytes": scale * self.part_bytes[stream][name], "entropy_bits": hist.bits_per_symbol()}
+                name: {"bytes": self.part_bytes[stream][name], "entropy_bits": hist.bits_per_symbol()}
                 for name, hist in self.parts[stream].items()
             }
-            codecs = {}
-            for (s, codec), unit_runs in runs.items():
-                if s != stream:
-                    continue
-                sizes = np.array([sum(r.part_bytes) for r in unit_runs], dtype=np.float64)
-                # C = scale * sum(c_i); Var(sum) = k * s^2 * (1 - k/N) for k of N blocks.
-                stderr = float(scale * sizes.std(ddof=1) * math.sqrt(sizes.size * fpc)) if fpc and sizes.size > 1 else 0.0
-                codecs[codec] = {
-                    "bytes": float(scale * sizes.sum()) if scale != 1.0 else int(sizes.sum()),
-                    "stderr": stderr,
-                    "compress_s": scale * sum(r.compress_s for r in unit_runs),
-                    "decompress_s": scale * sum(r.decompress_s for r in unit_runs),
-                    "parts": dict(zip(parts, (scale * sum(col) for col in zip(*(r.part_bytes for r in unit_runs))))),
-                }
             streams[stream] = {
                 "parts": parts,
                 "entropy_bytes": sum(p["bytes"] * p["entropy_bits"] / 8 for p in parts.values()),
-                "prepare_s": scale * self.layout_s[stream][0],
-                "restore_s": scale * self.layout_s[stream][1],
-                "codecs": codecs,
+                "prepare_s": self.layout_s[None, stream][0],
+                "restore_s": self.layout_s[None, stream][1],
+                "codecs": {
+                    codec: {
+                        "bytes": sum(sum(r.part_bytes) for r in unit_runs),
+                        "compress_s": sum(r.compress_s for r in unit_runs),
+                        "decompress_s": sum(r.decompress_s for r in unit_runs),
+                        "parts": dict(zip(parts, (sum(col) for col in zip(*(r.part_bytes for r in unit_runs))))),
+                    }
+                    for (unit, s, codec), unit_runs in runs.items() if unit is None and s == stream
+                },
             }
+        blocks = []
+        for unit, block in sorted(self.blocks.items(), key=lambda item: item[1]["first_row"]):
+            block_streams = {}
+            for stream in names:
+                codecs = {codec: {"bytes": sum(r.part_bytes), "compress_s": r.compress_s, "decompress_s": r.decompress_s}
+                          for (u, s, codec), (r,) in runs.items() if u == unit and s == stream}
+                if codecs:
+                    times = self.layout_s[unit, stream]
+                    block_streams[stream] = {"prepare_s": times[0], "restore_s": times[1], "codecs": codecs}
+            blocks.append({**block, "streams": block_streams})
         value_bits = self.values.bits_per_symbol() if self.values is not None and self.values.total else None
         value_count = record.nbytes * 8 // self.bits if self.kind == "packed" else record.numel
         return {
@@ -344,13 +398,12 @@ class _TensorJob:
             "shape": list(record.shape),
             "kind": self.kind,
             "raw_bytes": record.nbytes,
-            "read_bytes": read,
-            "sampled": scale != 1.0,
-            "zero_fraction": self.zeros / (read // record.dtype.itemsize) if record.dtype.kind == "float" and read else None,
+            "zero_fraction": self.zeros / record.numel if record.dtype.kind == "float" and record.numel else None,
             "nm_pattern": None if plan is None or plan.nm is None or self.nm_broken else "{}:{}".format(*plan.nm),
             "value_bits": value_bits,
             "value_entropy_bytes": None if value_bits is None else value_bits * value_count / 8,
             "streams": streams,
+            "blocks": blocks,
         }
 
 
