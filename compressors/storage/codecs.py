@@ -43,12 +43,13 @@ refuses it in one line, and :func:`default_codecs` leaves it out.
 
 zstd, lz4, gzip, brotli and snappy release the GIL while they work, so a thread pool
 reaches every core. ZipNN holds the GIL and does its work on a thread of its own, which
-:func:`measure` charges to the call (see :func:`_cpu_seconds`). A zstd context object is
+:func:`measure` charges to the call (see :func:`_cpu_seconds`), one call at a time. A zstd context object is
 not safe to share between threads: one is made per call, which costs microseconds.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gzip
 import importlib
@@ -200,16 +201,21 @@ def measure(codec: Codec, parts: list[np.ndarray], verify: bool = True, where: s
     clock = _cpu_seconds if codec.own_thread else time.thread_time
     sizes, t_compress, t_decompress = [], 0.0, 0.0
     for index, part in enumerate(parts):
-        t0 = clock()
-        packed = codec.compress(part, *extra)
-        t1 = clock()
-        restored = codec.decompress(packed, *extra)
-        t2 = clock()
+        with _OWN_THREAD_CALLS if codec.own_thread else contextlib.nullcontext():
+            t0 = clock()
+            packed = codec.compress(part, *extra)
+            t1 = clock()
+            restored = codec.decompress(packed, *extra)
+            t2 = clock()
         t_compress, t_decompress = t_compress + t1 - t0, t_decompress + t2 - t1
         sizes.append(len(packed))
         if verify and restored is not part and not np.array_equal(np.frombuffer(restored, dtype=np.uint8), part):
             raise LosslessError(f"{where}: part {index}: {codec.name} did not restore the original bytes")
     return CodecRun(tuple(sizes), t_compress, t_decompress)
+
+
+#: One timed call at a time of a codec that works on threads of its own (see below).
+_OWN_THREAD_CALLS = threading.Lock()
 
 
 def _cpu_seconds() -> float:
@@ -220,7 +226,8 @@ def _cpu_seconds() -> float:
     see almost nothing, and the process clock also counts the other workers of the pool,
     which keep running inside codecs that released the GIL. The difference of two readings
     is the caller's time plus that of the threads that lived only during the call: the
-    codec's. Only one such call runs at a time (it holds the GIL), so none is counted twice.
+    codec's. :func:`measure` times one such call at a time (``_OWN_THREAD_CALLS``; ZipNN
+    holds the GIL through its work anyway), so no call is charged another's threads.
     """
     me = threading.get_ident()
     others = 0.0
