@@ -9,18 +9,18 @@ core (process CPU time, so other work on a shared machine does not distort it):
    bookkeeping, the identity codec, entropy counting and verification add.
 2. The full analysis (all layouts) per core, and with all workers: wall-clock throughput per
    core, which shows how well the thread pool scales.
-3. Sampled codecs against the full run, for a few block sizes: estimated ratio, the true
-   ratio, the relative error, whether the 95% interval covered it (it covers sampling error
-   only; smaller blocks add the cost of coding each block on its own), and the CPU speed-up.
+3. Every codec sampled (``blocks`` draws of chunks) against the full run: estimated ratio,
+   the true ratio, the relative error, whether the 95% interval covered it, and the CPU
+   speed-up.
 4. The cost of the default analysis (``AnalysisOptions()``: every default codec, slow ones
    sampled) in CPU seconds, as a multiple of one zstd-3 pass (compressing every tensor's
    bytes once) over the same bytes, split into the full pass (the codecs on every byte,
    layouts, entropy) and the sampled blocks, and scaled to a Llama-2-7B checkpoint: the full
    pass in proportion to the bytes, the sampled part in proportion to the sampled bytes
-   (``blocks`` draws of ``block_kib``). Ratios measured within one run hold on a shared
+   (there ``blocks`` draws of whole 64 MiB chunks, an upper bound). Ratios measured within one run hold on a shared
    machine where absolute speeds do not.
 
-    python bench/storage_throughput.py [PATH] [--codecs zstd-3,lz4] [--blocks 32] [--json out.json]
+    python bench/storage_throughput.py [PATH] [--codecs zstd-3,lz4] [--blocks 8] [--json out.json]
     python bench/storage_throughput.py --smoke [PATH]   # tiny model, seconds (used by a test)
     python bench/storage_throughput.py 7B --parts scaling --scaling-workers 16   # a big checkpoint: part 2 only
 
@@ -112,7 +112,6 @@ def sampling_rows(path, codecs: list[str], full: dict, options: AnalysisOptions,
             est = sampled["representations"][rep]["codecs"][codec]
             ci = est["ratio_ci95"]
             rows.append({
-                "block_kib": options.block_kib,
                 "representation": rep,
                 "codec": codec,
                 "full_ratio": truth,
@@ -127,7 +126,7 @@ def sampling_rows(path, codecs: list[str], full: dict, options: AnalysisOptions,
 
 
 def cost_rows(path, workers: int, **sampling) -> tuple[list[dict], dict]:
-    """Part 4: the default analysis (``sampling``: other ``blocks`` or ``block_kib``, for the
+    """Part 4: the default analysis (``sampling``: other ``blocks`` or ``chunk_mib``, for the
     smoke mode) against one zstd-3 pass, and its 7B-scale estimate."""
     nbytes, zstd3_s = raw_codec_seconds(path, "zstd-3", decompress=False)
     default = AnalysisOptions(workers=workers, **sampling)
@@ -143,12 +142,12 @@ def cost_rows(path, workers: int, **sampling) -> tuple[list[dict], dict]:
          "wall_s": wall_s, "x_zstd3": cpu_s / zstd3_s},
         {"run": "  its full pass (the other codecs, layouts, entropy)", "cpu_s": full_pass_s, "wall_s": full_pass_wall,
          "x_zstd3": full_pass_s / zstd3_s},
-        {"run": f"  its sampled blocks ({sampling['draws']} draws, {sampling['sampled_bytes'] / 1e6:.1f} MB)",
+        {"run": f"  its sampled chunks ({sampling['draws']} draws, {sampling['sampled_bytes'] / 1e6:.1f} MB)",
          "cpu_s": blocks_s, "wall_s": None, "x_zstd3": blocks_s / zstd3_s},
     ]
-    # 7B: the full pass and the zstd-3 pass scale with the bytes; the blocks with the sampled
-    # bytes, every draw a whole block there (its tensors are 32 MiB and more).
-    sampled_7b = sampling["draws"] * sampling["block_kib"] * 1024
+    # 7B: the full pass and the zstd-3 pass scale with the bytes; the drawn chunks with the
+    # sampled bytes, every draw taken as a whole chunk (its tensors are 32 MiB and more).
+    sampled_7b = sampling["draws"] * sampling["chunk_mib"] << 20
     zstd3_7b = zstd3_s * LLAMA2_7B_BYTES / nbytes
     cpu_7b = full_pass_s * LLAMA2_7B_BYTES / nbytes + blocks_s * sampled_7b / sampling["sampled_bytes"]
     estimate = {
@@ -159,7 +158,8 @@ def cost_rows(path, workers: int, **sampling) -> tuple[list[dict], dict]:
         "wall_s_16_cores_ideal": cpu_7b / 16,
         "wall_s_16_cores_at_5.9x": cpu_7b / 5.9,
         "assumptions": "per-core speeds of this machine; full pass linear in bytes; sampled part linear in sampled "
-                       "bytes; 16 cores either ideal or at the 5.9x that 16 workers reached on the H200 host",
+                       "bytes, every draw a whole chunk; 16 cores either ideal or at the 5.9x that 16 workers reached "
+                       "on the H200 host",
     }
     ratios = {rep: {c: {k: e[k] for k in ("ratio", "ratio_ci95", "mode", "blocks", "compress_MBps", "decompress_MBps")}
                     for c, e in r["codecs"].items()} | {"entropy bound": r["entropy_ratio"]}
@@ -180,8 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("path", nargs="?", help="checkpoint folder (default: SmolLM2-135M-Instruct, or a tiny model with --smoke)")
     p.add_argument("--smoke", action="store_true", help="tiny model, two fast codecs, small blocks: seconds")
     p.add_argument("--codecs", default=DEFAULT_CODECS)
-    p.add_argument("--blocks", type=int, default=32, help="draws of part 3's sampled runs")
-    p.add_argument("--block-kib", default="128,1024,4096", help="part 3's block sizes, KiB, comma-separated")
+    p.add_argument("--blocks", type=int, default=8, help="draws of part 3's sampled run")
     p.add_argument("--workers", type=int, default=default_workers(), help="the thread pool of part 2's parallel run")
     p.add_argument("--scaling-workers", help="worker counts of part 2, comma-separated (default: 1 and --workers)")
     p.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, of {', '.join(PARTS)}")
@@ -191,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     if set(parts) - set(PARTS) or ("sampling" in parts and "scaling" not in parts):
         p.error(f"--parts {args.parts!r}: choose from {', '.join(PARTS)} (sampling needs scaling)")
     codecs = [c.strip() for c in ("zstd-1,lz4" if args.smoke else args.codecs).split(",")]
-    sizes, draws = ([4], 8) if args.smoke else ([int(b) for b in args.block_kib.split(",")], args.blocks)
+    draws = 8 if args.smoke else args.blocks
     workers = [int(n) for n in args.scaling_workers.split(",")] if args.scaling_workers else [1, args.workers]
     results: dict = {"benchmark": "storage_throughput", "command": "python bench/storage_throughput.py " + shlex.join(
         sys.argv[1:] if argv is None else argv), "machine": describe(), "codecs": codecs}
@@ -219,15 +218,14 @@ def main(argv: list[str] | None = None) -> int:
                 {"workers": "", "cpu_MBps_per_core": ".2f", "wall_MBps_per_core": ".2f", "wall_s": ".1f"}))
         if "sampling" in parts:
             full, full_cpu = scaling[0]["summary"], scaling[0]["cpu_s"]
-            rows = [row for kib in sizes for row in sampling_rows(path, codecs, full, AnalysisOptions(
-                codecs=tuple(codecs), sampled=tuple(codecs), blocks=draws, block_kib=kib, workers=1), full_cpu)]
+            rows = sampling_rows(path, codecs, full, AnalysisOptions(
+                codecs=tuple(codecs), sampled=tuple(codecs), blocks=draws, workers=1), full_cpu)
             done("sampling", rows, render(
-                f"3. every codec sampled ({draws} draws of blocks from the whole checkpoint) vs the full run; "
-                "the interval covers sampling error, not the cost of coding blocks on their own", rows,
-                {"block_kib": "", "representation": "", "codec": "", "full_ratio": ".4f", "sampled_ratio": ".4f",
+                f"3. every codec sampled ({draws} draws of chunks from the whole checkpoint) vs the full run", rows,
+                {"representation": "", "codec": "", "full_ratio": ".4f", "sampled_ratio": ".4f",
                  "rel_error": "+.2%", "covered": "", "read_fraction": ".1%", "speedup": ".1f"}))
         if "cost" in parts:
-            rows, extra = cost_rows(path, args.workers, **(dict(blocks=draws, block_kib=sizes[0]) if args.smoke else {}))
+            rows, extra = cost_rows(path, args.workers, **(dict(blocks=draws, chunk_mib=1) if args.smoke else {}))
             results.update(extra)
             done("cost", rows, render(
                 f"4. default analysis vs one zstd-3 pass, CPU seconds, {args.workers} workers", rows,

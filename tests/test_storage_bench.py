@@ -28,7 +28,7 @@ def test_benchmark_smoke_mode(tiny_model_dir, tmp_path, capsys):
     zstd3, default, full_pass, blocks = result["cost"]
     assert zstd3["x_zstd3"] == 1.0 and default["x_zstd3"] > full_pass["x_zstd3"] > 0
     assert blocks["cpu_s"] == pytest.approx(default["cpu_s"] - full_pass["cpu_s"])
-    assert result["estimate_7b"]["cpu_s"] > 0 and result["estimate_7b"]["sampled_bytes"] == 8 * 4 * 1024
+    assert result["estimate_7b"]["cpu_s"] > 0 and result["estimate_7b"]["sampled_bytes"] == 8 << 20
     assert result["ratios"]["plain"]["zstd-19"]["mode"] == "sampled" and result["machine"]["cores"] >= 1
     assert result["command"].startswith("python bench/storage_throughput.py --smoke")
 

@@ -103,9 +103,9 @@ def test_a_missing_codec_package_is_one_line_and_out_of_the_defaults(tiny_model_
 
 def test_full_and_sampled_runs_label_every_row(tiny_model_dir, capsys):
     assert main([str(tiny_model_dir), "--codecs", "zstd-1,zstd-19", "--layouts", "plain,grouped", "--blocks", "3",
-                 "--block-kib", "64", "--quiet"]) == 0
+                 "--quiet"]) == 0
     text = capsys.readouterr().out
-    assert "zstd-19 sampled: 3 draws of 64 KiB blocks" in text and "sampled, 3 blocks" in text
+    assert "zstd-19 sampled: 3 draws of chunks (up to 64 MiB)" in text and "sampled, 3 blocks" in text
     ratios, speeds = (block.splitlines()[2:] for block in text.split("\n\n")[1:3])  # after the headline
     assert [line.split()[0] for line in ratios] == ["none", "zstd-1", "zstd-19", "entropy"]
     assert all(line.endswith(("full", "sampled, 3 blocks")) for line in ratios)
@@ -122,8 +122,8 @@ def test_summarize_folder_is_small_and_json_ready(tiny_model_dir):
     assert summary["raw_bytes"] > 0 and summary["dtypes"] == {"F32": summary["raw_bytes"]}
     assert set(summary["ratios"]["grouped"]) == {"zstd-3", "lz4"}
     assert summary["best"]["ratio"] == max(max(r.values()) for r in summary["ratios"].values() if r)
-    assert summary["measured"].startswith("full run")  # 32 blocks cover the tiny model: every block, once
-    sampled = summarize_folder(tiny_model_dir, blocks=4, block_kib=64)
-    assert sampled["sampled"] and sampled["best"]["ratio_ci95"] and "zstd-3, lz4 sampled: 4 draws" in sampled["measured"]
+    assert summary["sampled"] and summary["best"]["ratio_ci95"] and "zstd-3, lz4 sampled: 8 draws" in summary["measured"]
+    census = summarize_folder(tiny_model_dir, blocks=100)  # more draws than the tiny model has chunks: each once
+    assert census["measured"].startswith("full run") and census["best"]["ratio_ci95"] is None
     full = summarize_folder(tiny_model_dir, codecs=["zstd-1"], full=True, workers=1)
     assert not full["sampled"] and full["best"]["codec"] == "zstd-1" and full["best"]["ratio_ci95"] is None

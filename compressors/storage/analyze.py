@@ -12,29 +12,27 @@ interrupted run resumes where it stopped.
 Chunks are coded independently, as a chunked file format would (ZipNN compresses in
 chunks too); at 64 MiB the cost against coding a tensor whole is a frame header per chunk.
 
-Two passes, one read of each tensor after the other:
+One pass over the chunks, two kinds of codec:
 
-* the **full pass** reads every byte: layout sizes (the ``none`` codec), order-0 entropy,
-  zero and value counts, and the *full* codecs, those not sampled;
-* the **sampled codecs** (by default the slow ones, ``Codec.sampled``; none with
-  ``sampled=()``, a full run) are measured on ``blocks`` draws of blocks of whole rows of
-  about ``block_kib`` (4 MiB by default: large enough that zstd-19 and brotli are not
-  timed faster than on whole tensors, as they are on 128 KiB blocks) from the whole
-  checkpoint. Every tensor is cut into blocks (the last one shorter, a small tensor one
-  block), and a draw picks a block with probability proportional to its bytes, with
-  replacement, seeded by ``seed``. A block drawn twice is coded once and counted twice.
+* the *full* codecs (those not sampled) and the layout sizes (the ``none`` codec), order-0
+  entropy, zero and value counts cover every chunk;
+* the *sampled* codecs (by default the slow ones, ``Codec.sampled``; none with
+  ``sampled=()``, a full run) code only ``blocks`` draws of chunks from the whole checkpoint:
+  a draw picks a chunk with probability proportional to its bytes, with replacement, seeded
+  by ``seed``; a chunk drawn twice is coded once and counted twice. The sampled units are
+  the full pass's own chunks (whole tensors up to ``chunk_mib``), so a sampled codec codes
+  exactly what a full run would, and its speed is that of whole chunks: smaller blocks time
+  the slow coders too fast (zstd-19 on SmolLM2's embedding: 2.0 MB/s per core on 4 MiB
+  blocks, 1.6 on 8 MiB, 1.1 on 32 MiB whole) and lose their long matches.
 
 Estimator (probability-proportional-to-size sampling with replacement, Hansen and Hurwitz,
 1943; Cochran, "Sampling Techniques", 3rd ed., 1977, Sec. 9A.2): with R the checkpoint's raw
-bytes and, for draw i, c_i/r_i the compressed bytes per raw byte of its block, the
-compressed size is estimated by C = R * mean(c_i/r_i), unbiased for blocks coded on their
-own, and the draws are independent. :mod:`compressors.storage.report` gives the ratio
-R/C a 95% interval by a percentile bootstrap over the draws (Efron and Tibshirani, "An
-Introduction to the Bootstrap", 1993, Ch. 13). It covers sampling error only; coding
-blocks on their own (a frame header, a fresh entropy model and no match history each)
-biases the estimate: on SmolLM2-135M by at most 0.17% at 4 MiB blocks (inside the
-intervals) and up to 3.8% at 128 KiB (``bench/storage_throughput.py`` part 3 measures it). When ``blocks`` is at least the number of
-blocks in the checkpoint every block is coded once instead: every byte, no interval.
+bytes and y_i = c_i/r_i the compressed bytes per raw byte of draw i, the compressed size is
+C = R * mean(y_i), unbiased for the full run's size, and the draws are independent, so
+:mod:`compressors.storage.report` gives mean(y) a Student-t 95% interval and maps it to the
+ratio R/C = 1/mean(y). It covers sampling error, the only error here. When ``blocks`` is at
+least the number of chunks in the checkpoint every chunk is coded once instead: every byte,
+no interval.
 """
 
 from __future__ import annotations
@@ -77,8 +75,7 @@ class AnalysisOptions:
     layouts: tuple[str, ...] = STREAMS
     grouping: str = "fields"
     sampled: tuple[str, ...] | None = None
-    blocks: int = 32
-    block_kib: int = 4096
+    blocks: int = 8
     chunk_mib: int = 64
     sparse_min: float = 0.1
     seed: int = 0
@@ -96,7 +93,7 @@ class AnalysisOptions:
         if stray:
             raise ValueError(f"sampled codec(s) {', '.join(map(repr, stray))}: must be among the codecs measured "
                              f"({', '.join(self.codecs)}), and 'none' is always full")
-        for name in ("blocks", "block_kib", "chunk_mib", "workers"):
+        for name in ("blocks", "chunk_mib", "workers"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} {getattr(self, name)}: must be a positive integer")
         if not 0 <= self.sparse_min <= 1:
@@ -160,9 +157,10 @@ def analyze(
         for record in todo:
             job = _TensorJob(record, options, bits)
             pending.append(job)
-            units = [(first, rows, full_codecs, None) for first, rows in _chunks(record, options.chunk_mib)]
-            units += [(first, rows, sampled_codecs, count) for first, rows, count in draws.get(_key(record), [])]
-            for first, rows, unit_codecs, count in units:
+            drawn = draws.get(_key(record), {})
+            for first, rows in _chunks(record, options.chunk_mib):
+                count = drawn.get(first)
+                unit_codecs = full_codecs + (sampled_codecs if count else [])
                 job.queue_unit(record.read_rows(first, rows), pool, unit_codecs, first, count)
                 while sum(j.inflight_bytes() for j in pending) > limit:
                     wait([f for j in pending for f in j.open_futures()], return_when=FIRST_COMPLETED)
@@ -207,20 +205,17 @@ def _rows_per(record: TensorRecord, kib: int) -> int:
     return max(1, (kib << 10) // max(1, record.row_length * record.dtype.itemsize))
 
 
-def _cut(record: TensorRecord, kib: int) -> list[tuple[int, int]]:
-    """``(first_row, rows)`` of consecutive pieces of about ``kib`` KiB (the last shorter)."""
-    per = _rows_per(record, kib)
+def _chunks(record: TensorRecord, chunk_mib: int) -> list[tuple[int, int]]:
+    """``(first_row, rows)`` of consecutive chunks of about ``chunk_mib`` MiB (the last shorter)."""
+    per = _rows_per(record, chunk_mib << 10)
     return [(r, min(per, record.rows - r)) for r in range(0, record.rows, per)]
 
 
-def _chunks(record: TensorRecord, chunk_mib: int) -> list[tuple[int, int]]:
-    return _cut(record, chunk_mib << 10)
-
-
-def draw_blocks(checkpoint: Checkpoint, options: AnalysisOptions) -> tuple[dict[str, list[tuple[int, int, int]]], dict]:
-    """The blocks the sampled codecs code: ``{tensor key: [(first_row, rows, draws), ...]}``
-    and a description of the sample (see the module docstring for the design)."""
-    units = [(record, first, rows) for record in checkpoint.tensors if record.nbytes for first, rows in _cut(record, options.block_kib)]
+def draw_blocks(checkpoint: Checkpoint, options: AnalysisOptions) -> tuple[dict[str, dict[int, int]], dict]:
+    """The chunks the sampled codecs code, ``{tensor key: {first_row: draws}}``, and a
+    description of the sample (the module docstring gives the design)."""
+    units = [(record, first, rows) for record in checkpoint.tensors if record.nbytes
+             for first, rows in _chunks(record, options.chunk_mib)]
     sizes = np.array([rows * record.nbytes // record.rows for record, _, rows in units], dtype=np.float64)
     census = options.blocks >= len(units)
     if census:
@@ -228,18 +223,18 @@ def draw_blocks(checkpoint: Checkpoint, options: AnalysisOptions) -> tuple[dict[
     else:
         picks = np.random.default_rng(options.seed).choice(len(units), size=options.blocks, replace=True, p=sizes / sizes.sum())
         counts = np.bincount(picks, minlength=len(units))
-    draws: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
-    for (record, first, rows), count in zip(units, counts):
+    draws: dict[str, dict[int, int]] = defaultdict(dict)
+    for (record, first, _), count in zip(units, counts):
         if count:
-            draws[_key(record)].append((first, rows, int(count)))
+            draws[_key(record)][first] = int(count)
     description = {
         "codecs": list(options.sampled_codecs()),
         "design": "census" if census else "pps-with-replacement",
-        "blocks_in_checkpoint": len(units),
+        "chunks_in_checkpoint": len(units),
         "draws": int(counts.sum()),
-        "distinct_blocks": int(np.count_nonzero(counts)),
+        "distinct_chunks": int(np.count_nonzero(counts)),
         "sampled_bytes": int(sizes[counts > 0].sum()),
-        "block_kib": options.block_kib,
+        "chunk_mib": options.chunk_mib,
         "seed": options.seed,
     }
     return dict(draws), description
@@ -249,11 +244,11 @@ def draw_blocks(checkpoint: Checkpoint, options: AnalysisOptions) -> tuple[dict[
 
 
 class _TensorJob:
-    """Accumulates the results of one tensor's units as their streams are built and their
+    """Accumulates the results of one tensor's chunks as their streams are built and their
     codec runs finish, both in the pool (the shared state is updated under ``lock``).
 
-    A unit is a chunk of the full pass (``draws`` None) or a sampled block, drawn ``draws``
-    times, whose results are kept apart, block by block."""
+    A drawn chunk (``draws`` set) also runs the sampled codecs, whose results are kept
+    apart, chunk by chunk, as the tensor's ``blocks``."""
 
     def __init__(self, record: TensorRecord, options: AnalysisOptions, bits: int | None):
         self.record, self.options, self.bits = record, options, bits
@@ -268,7 +263,8 @@ class _TensorJob:
         self.zeros = 0
         self.parts: dict[str, dict[str, Histogram]] = defaultdict(dict)
         self.part_bytes: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        self.layout_s: dict[tuple[int | None, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
+        self.layout_s: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+        self.block_layout_s: dict[tuple[int, str], tuple[float, float]] = {}
         self.values = self._value_histogram()
 
     def _value_histogram(self) -> Histogram | None:
@@ -278,14 +274,14 @@ class _TensorJob:
 
     def queue_unit(self, raw: np.ndarray, pool: ThreadPoolExecutor, codecs: list[Codec], first_row: int,
                    draws: int | None) -> None:
-        """Queue the next unit: its streams are built in ``pool``, which then codes them. The
-        layouts are chosen here, from the tensor's first unit (its first chunk)."""
+        """Queue the next chunk: its streams are built in ``pool``, which then codes them. The
+        layouts are chosen here, from the tensor's first chunk."""
         o, record = self.options, self.record
         if self.plan is None:
             self.plan = plan_layouts(raw, record, o.layouts, o.grouping, o.sparse_min)
         unit = len(self.unit_bytes)
         self.unit_bytes.append(raw.size)
-        if draws is not None:
+        if draws:
             rows = raw.size // (record.row_length * record.dtype.itemsize)
             self.blocks[unit] = {"first_row": first_row, "rows": rows, "raw_bytes": raw.size, "draws": draws}
         future = pool.submit(self._prepare, unit, raw, pool, codecs)
@@ -293,10 +289,8 @@ class _TensorJob:
             self.prepares.append((unit, future))
 
     def _prepare(self, unit: int, raw: np.ndarray, pool: ThreadPoolExecutor, codecs: list[Codec]) -> None:
-        """Streams of one unit and their codec runs; for a chunk of the full pass also its
-        symbol counts (entropy bounds), zeros and values."""
+        """Streams of one chunk, their symbol counts (entropy bounds), zeros, values and codec runs."""
         o, record = self.options, self.record
-        full = unit not in self.blocks
         streams = build_streams(raw, record, self.plan, o.verify)
         futures = [
             (unit, stream.name, codec.name,
@@ -304,33 +298,34 @@ class _TensorJob:
                          f"{record.file}: tensor {record.name}: {stream.name}", record.dtype.name))
             for stream in streams for codec in codecs if codec.codes(stream.name, record.dtype.name)
         ]
-        zeros, values, parts = 0, None, []
-        if full:
-            if record.dtype.kind == "float":
-                zeros = raw.size // record.dtype.itemsize - int(np.count_nonzero(raw.view(f"<u{record.dtype.itemsize}")))
-            values = self._value_histogram()
-            if self.kind == "packed":
-                packed.add_fields(values, raw, record.row_length * record.dtype.itemsize, self.bits)
-            elif values is not None:
-                values.add(raw.view(f"<u{record.dtype.itemsize}"))
-            for stream in streams:
-                for name, part in stream.parts:
-                    histogram = Histogram()
-                    histogram.add(part)
-                    parts.append((stream.name, name, histogram, part.size))
+        zeros = 0
+        if record.dtype.kind == "float":
+            zeros = raw.size // record.dtype.itemsize - int(np.count_nonzero(raw.view(f"<u{record.dtype.itemsize}")))
+        values = self._value_histogram()
+        if self.kind == "packed":
+            packed.add_fields(values, raw, record.row_length * record.dtype.itemsize, self.bits)
+        elif values is not None:
+            values.add(raw.view(f"<u{record.dtype.itemsize}"))
+        parts = []
+        for stream in streams:
+            for name, part in stream.parts:
+                histogram = Histogram()
+                histogram.add(part)
+                parts.append((stream.name, name, histogram, part.size))
         with self.lock:
-            if full:
-                self.nm_broken |= self.plan.nm is not None and "nm" not in {s.name for s in streams}
-                self.zeros += zeros
-                if values is not None:
-                    self.values.counts += values.counts
-                for stream_name, name, histogram, size in parts:
-                    self.parts[stream_name].setdefault(name, Histogram()).counts += histogram.counts
-                    self.part_bytes[stream_name][name] += size
+            self.nm_broken |= self.plan.nm is not None and "nm" not in {s.name for s in streams}
+            self.zeros += zeros
+            if values is not None:
+                self.values.counts += values.counts
+            for stream_name, name, histogram, size in parts:
+                self.parts[stream_name].setdefault(name, Histogram()).counts += histogram.counts
+                self.part_bytes[stream_name][name] += size
             for stream in streams:
-                times = self.layout_s[None if full else unit, stream.name]
+                times = self.layout_s[stream.name]
                 times[0] += stream.prepare_s
                 times[1] += stream.restore_s
+                if unit in self.blocks:
+                    self.block_layout_s[unit, stream.name] = (stream.prepare_s, stream.restore_s)
             self.futures.extend(futures)
 
     def open_futures(self) -> list[Future]:
@@ -354,9 +349,10 @@ class _TensorJob:
             future.result()  # a failed preparation raises here
         record, plan = self.record, self.plan
         names = [s for s in (plan.names() if plan else []) if not (s == "nm" and self.nm_broken)]
+        sampled = set(self.options.sampled_codecs())
         runs: dict[tuple[int | None, str, str], list[CodecRun]] = defaultdict(list)
         for unit, stream, codec, fut in self.futures:
-            runs[None if unit not in self.blocks else unit, stream, codec].append(fut.result())
+            runs[unit if codec in sampled else None, stream, codec].append(fut.result())
         streams = {}
         for stream in names:
             parts = {
@@ -366,8 +362,8 @@ class _TensorJob:
             streams[stream] = {
                 "parts": parts,
                 "entropy_bytes": sum(p["bytes"] * p["entropy_bits"] / 8 for p in parts.values()),
-                "prepare_s": self.layout_s[None, stream][0],
-                "restore_s": self.layout_s[None, stream][1],
+                "prepare_s": self.layout_s[stream][0],
+                "restore_s": self.layout_s[stream][1],
                 "codecs": {
                     codec: {
                         "bytes": sum(sum(r.part_bytes) for r in unit_runs),
@@ -383,10 +379,11 @@ class _TensorJob:
             block_streams = {}
             for stream in names:
                 codecs = {codec: {"bytes": sum(r.part_bytes), "compress_s": r.compress_s, "decompress_s": r.decompress_s}
-                          for (u, s, codec), (r,) in runs.items() if u == unit and s == stream}
+                          for (u, s, codec), unit_runs in runs.items() if u == unit and s == stream
+                          for r in unit_runs}  # one run per drawn chunk
                 if codecs:
-                    times = self.layout_s[unit, stream]
-                    block_streams[stream] = {"prepare_s": times[0], "restore_s": times[1], "codecs": codecs}
+                    prepare_s, restore_s = self.block_layout_s[unit, stream]
+                    block_streams[stream] = {"prepare_s": prepare_s, "restore_s": restore_s, "codecs": codecs}
             blocks.append({**block, "streams": block_streams})
         value_bits = self.values.bits_per_symbol() if self.values is not None and self.values.total else None
         value_count = record.nbytes * 8 // self.bits if self.kind == "packed" else record.numel

@@ -4,8 +4,8 @@
         --bandwidth 500MB/s,2GB/s --measure-bandwidth --out storage-report/
 
 By default the slow codecs (``Codec.sampled``: zstd-9/19, gzip-6, brotli-9/11, ans) are
-measured on ``--blocks`` blocks of ``--block-kib`` drawn from the whole checkpoint, with a
-95% interval, and every other codec on every byte; ``--full`` codes every byte with every
+measured on ``--blocks`` chunks (of up to ``--chunk-mib``) drawn from the whole checkpoint,
+with a 95% interval, and every other codec on every byte; ``--full`` codes every byte with every
 codec, ``--sampled`` names the sampled codecs (``all``: every one).
 
 Prints, per checkpoint, the ratio table (codec x representation, with the order-0 entropy
@@ -60,9 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--full", action="store_true", help="every codec on every byte (no sampling)")
     p.add_argument("--sampled", help="codecs measured on sampled blocks, comma-separated, or 'all' "
                    "(default: the slow ones of --codecs)")
-    p.add_argument("--blocks", type=int, default=32, help="blocks drawn from the whole checkpoint for the sampled codecs")
-    p.add_argument("--block-kib", type=int, default=4096, help="sampled block size in KiB (whole rows)")
-    p.add_argument("--chunk-mib", type=int, default=64, help="full-run chunk size in MiB (bounds memory)")
+    p.add_argument("--blocks", type=int, default=8,
+                   help="chunks drawn from the whole checkpoint (with replacement) for the sampled codecs")
+    p.add_argument("--chunk-mib", type=int, default=64, help="chunk size in MiB (bounds memory; the sampled unit)")
     p.add_argument("--sparse-min", type=float, default=0.1, help="zero fraction from which sparse layouts are measured")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-verify", action="store_true", help="skip the byte-for-byte round-trip check")
@@ -103,7 +103,6 @@ def _run(args) -> int:
         grouping=args.grouping,
         sampled=() if args.full else sampled,
         blocks=args.blocks,
-        block_kib=args.block_kib,
         chunk_mib=args.chunk_mib,
         sparse_min=args.sparse_min,
         seed=args.seed,

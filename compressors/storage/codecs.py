@@ -29,7 +29,7 @@ ans         static order-0 rANS                an entropy coder alone, at the or
 *Sampled* codecs (``Codec.sampled``) are those slower than about 50 MB/s per core on BF16
 weights in either direction: zstd-9, zstd-19, gzip-6, brotli-9 and -11, and ans (which
 decodes at about 35 MB/s and holds the GIL while it does, so it would also serialise the
-pool). A default analysis measures them on blocks drawn from the whole checkpoint
+pool). A default analysis measures them on chunks drawn from the whole checkpoint
 (:mod:`compressors.storage.analyze`), a full run on every byte.
 
 *Typed* codecs (``Codec.dtypes`` set) must know what the bytes hold: ZipNN groups bytes by

@@ -2,8 +2,8 @@
 
 ``kick``'s lm-eval wrapper calls :func:`summarize_folder` on the folder it evaluated, so
 that one results file holds both quality and size. The defaults keep it quick on large
-models: two codecs, measured on 32 blocks of 4 MiB drawn from the whole checkpoint (with
-95% intervals), beside the full pass that every analysis makes for layout sizes and
+models: two codecs, measured on 8 chunks drawn from the whole checkpoint (with 95%
+intervals), beside the pass over every byte that every analysis makes for layout sizes and
 entropy bounds; every analysis option can be passed through.
 """
 
