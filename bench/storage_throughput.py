@@ -19,6 +19,9 @@ core (process CPU time, so other work on a shared machine does not distort it):
    pass in proportion to the bytes, the sampled part in proportion to the sampled bytes
    (there ``blocks`` draws of whole 64 MiB chunks, an upper bound). Ratios measured within one run hold on a shared
    machine where absolute speeds do not.
+5. Why the sampled unit is a whole chunk: one codec (zstd-19) on the first ``--whole-mib``
+   of the largest tensor, coded whole and cut into blocks of ``--block-kib``: speed per
+   core and ratio, plain and byte-grouped, each size timed twice in turn.
 
     python bench/storage_throughput.py [PATH] [--codecs zstd-3,lz4] [--blocks 8] [--json out.json]
     python bench/storage_throughput.py --smoke [PATH]   # tiny model, seconds (used by a test)
@@ -50,7 +53,7 @@ from compressors.storage.report import summarize
 from kick_core.atomic import atomic_write_text
 
 DEFAULT_CODECS = "zstd-1,zstd-3,lz4,brotli-1,snappy"
-PARTS = ("overhead", "scaling", "sampling", "cost")
+PARTS = ("overhead", "scaling", "sampling", "cost", "blocksize")
 #: Llama-2-7B in BF16: 6,738,415,616 parameters of 2 bytes (the scale of the cost estimate).
 LLAMA2_7B_BYTES = 6_738_415_616 * 2
 
@@ -167,6 +170,34 @@ def cost_rows(path, workers: int, **sampling) -> tuple[list[dict], dict]:
     return rows, {"estimate_7b": estimate, "default_sampling": sampling, "ratios": ratios}
 
 
+def block_size_rows(path, codec_name: str, whole_mib: float, block_kib: list[int]) -> list[dict]:
+    """Part 5: ``codec`` on the first ``whole_mib`` MiB of the largest tensor, whole and in blocks."""
+    from compressors.storage import byte_planes
+
+    codec = CODECS[codec_name]
+    record = max(open_checkpoint(path).tensors, key=lambda r: r.nbytes)
+    row_bytes = record.row_length * record.dtype.itemsize
+    raw = record.read_rows(0, min(record.rows, max(1, int(whole_mib * 2**20) // row_bytes)))
+    layouts = {"plain": [raw]}
+    if byte_planes.groupable(record.dtype):
+        layouts["grouped"] = byte_planes.split(raw, record.dtype, "fields")
+    rows = []
+    for layout, planes in layouts.items():
+        for _ in range(2):  # in turn, twice: a busy neighbour hits every size alike
+            for kib in [None, *block_kib]:
+                seconds, packed = 0.0, 0
+                for plane in planes:
+                    step = plane.size if kib is None else max(1, (kib << 10) * plane.size // raw.size)
+                    for start in range(0, plane.size, step):
+                        t0 = time.thread_time()
+                        packed += len(codec.compress(plane[start : start + step]))
+                        seconds += time.thread_time() - t0
+                rows.append({"tensor": record.name, "layout": layout,
+                             "unit": f"whole {raw.size / 2**20:.3g} MiB" if kib is None else f"{kib} KiB blocks",
+                             "compress_MBps": raw.size / seconds / 1e6, "ratio": raw.size / packed})
+    return rows
+
+
 def render(title: str, rows: list[dict], columns: dict[str, str]) -> str:
     cells = [[format(r[k], f) if f and r[k] is not None else str(r[k]) for k, f in columns.items()] for r in rows]
     widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(columns)]
@@ -181,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--smoke", action="store_true", help="tiny model, two fast codecs, small blocks: seconds")
     p.add_argument("--codecs", default=DEFAULT_CODECS)
     p.add_argument("--blocks", type=int, default=8, help="draws of part 3's sampled run")
+    p.add_argument("--whole-mib", type=float, default=32, help="part 5: MiB of the largest tensor coded whole")
+    p.add_argument("--block-kib", default="8192,4096,128", help="part 5: block sizes, KiB, comma-separated")
     p.add_argument("--workers", type=int, default=default_workers(), help="the thread pool of part 2's parallel run")
     p.add_argument("--scaling-workers", help="worker counts of part 2, comma-separated (default: 1 and --workers)")
     p.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, of {', '.join(PARTS)}")
@@ -234,6 +267,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Llama-2-7B ({e['bytes'] / 1e9:.2f} GB, {e['sampled_bytes'] / 1e6:.0f} MB sampled): {e['cpu_s']:.0f} "
                   f"CPU-s = {e['x_zstd3']:.1f} zstd-3 passes; on 16 cores {e['wall_s_16_cores_ideal'] / 60:.1f} min "
                   f"(ideal) to {e['wall_s_16_cores_at_5.9x'] / 60:.1f} min (at 5.9x)", flush=True)
+        if "blocksize" in parts:
+            whole, sizes = (0.25, [64, 16]) if args.smoke else (args.whole_mib, [int(k) for k in args.block_kib.split(",")])
+            rows = block_size_rows(path, "zstd-19", whole, sizes)
+            done("blocksize", rows, render(
+                f"5. zstd-19 on {rows[0]['tensor']}, whole and in blocks, CPU time, one core", rows,
+                {"layout": "", "unit": "", "compress_MBps": ".2f", "ratio": ".4f"}))
     return 0
 
 

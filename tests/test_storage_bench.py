@@ -18,6 +18,9 @@ def test_benchmark_smoke_mode(tiny_model_dir, tmp_path, capsys):
     text = capsys.readouterr().out
     assert "1. overhead" in text and "3. every codec sampled" in text and "4. default analysis" in text
     result = json.loads(out.read_text())
+    units = [r["unit"] for r in result["blocksize"]]
+    assert "5. zstd-19" in text and units[0].startswith("whole") and units[1:3] == ["64 KiB blocks", "16 KiB blocks"]
+    assert all(r["compress_MBps"] > 0 and r["ratio"] > 0.9 for r in result["blocksize"])
     assert [r["codec"] for r in result["overhead"]] == ["zstd-1", "lz4"]
     assert all(r["raw_MBps"] > 0 and r["overhead"] > 0 for r in result["overhead"])
     assert [r["workers"] for r in result["scaling"]] == [1, 2]
