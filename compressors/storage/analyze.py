@@ -22,8 +22,8 @@ One pass over the chunks, two kinds of codec:
   by ``seed``; a chunk drawn twice is coded once and counted twice. The sampled units are
   the full pass's own chunks (whole tensors up to ``chunk_mib``), so a sampled codec codes
   exactly what a full run would, and its speed is that of whole chunks: smaller blocks time
-  the slow coders too fast (zstd-19 on SmolLM2's embedding: 2.0 MB/s per core on 4 MiB
-  blocks, 1.6 on 8 MiB, 1.1 on 32 MiB whole) and lose their long matches.
+  the slow coders too fast and lose their long matches (``bench/storage_throughput.py``,
+  part 5, measures both; ``bench/RESULTS.md`` has the figures).
 
 Estimator (probability-proportional-to-size sampling with replacement, Hansen and Hurwitz,
 1943; Cochran, "Sampling Techniques", 3rd ed., 1977, Sec. 9A.2): with R the checkpoint's raw
