@@ -12,9 +12,9 @@ import zstandard
 
 from compressors.storage.analyze import AnalysisOptions, analyze
 from compressors.storage.checkpoint import open_checkpoint
-from compressors.storage.codecs import CODECS, Codec, LosslessError
+from compressors.storage.codecs import CODECS, Codec, LosslessError, unavailable
 from compressors.storage.entropy import entropy_bits
-from compressors.storage.report import summarize
+from compressors.storage.report import ratio_table, sampling_text, summarize, t975, totals_csv
 
 torch = pytest.importorskip("torch")
 engine = importlib.import_module("compressors.storage.analyze")  # the package re-exports analyze()
@@ -61,7 +61,7 @@ def test_full_run_equals_direct_codec_calls(synthetic_dir):
     assert set(by_name) == set(tensors)
     for name, tensor in tensors.items():
         t, raw = by_name[name], raw_bytes(tensor)
-        assert t["raw_bytes"] == raw.size and not t["sampled"]
+        assert t["raw_bytes"] == raw.size and t["blocks"] == []
         plain = t["streams"]["plain"]
         assert plain["codecs"]["zstd-3"]["bytes"] == zstd3(raw)
         assert plain["codecs"]["none"]["bytes"] == raw.size
@@ -113,30 +113,99 @@ def test_tensors_are_read_and_coded_in_chunks(tmp_path, monkeypatch):
     assert result["tensors"][0]["streams"]["plain"]["codecs"]["zstd-3"]["bytes"] == zstd3(raw[:cut]) + zstd3(raw[cut:])
 
 
-def test_sampling_estimate_lies_in_its_interval(tmp_path):
+@pytest.fixture(scope="module")
+def varied_dir(tmp_path_factory):
+    """Six BF16 tensors of 4 MiB whose compressibility differs from tensor to tensor and
+    along the rows (zeros from 5% to 45%), and a small norm."""
     from safetensors.torch import save_file
 
     g = torch.Generator().manual_seed(2)
-    w = torch.randn(8192, 2048, generator=g).bfloat16()  # 32 blocks of 1 MiB
-    zeros = torch.linspace(0.2, 0.4, 8192).reshape(-1, 1)  # compressibility changes along the rows
-    w[torch.rand(w.shape, generator=g) < zeros] = 0
-    save_file({"w": w}, tmp_path / "model.safetensors")
-    options = dict(codecs=("zstd-1",), layouts=("plain", "grouped"))
-    full = summarize(analyze(tmp_path, AnalysisOptions(**options), progress=False))
-    # 1 MiB blocks (the default): coding blocks on their own costs zstd < 0.01% here.
-    part = summarize(analyze(tmp_path, AnalysisOptions(**options, sample=0.25), progress=False))
-    assert part["sampled"] and part["read_bytes"] / part["raw_bytes"] == 0.25
+    tensors = {}
+    for i in range(6):
+        w = (torch.randn(2048, 1024, generator=g) * 0.02).bfloat16()
+        zeros = torch.linspace(0.05 + 0.06 * i, 0.15 + 0.06 * i, 2048).reshape(-1, 1)
+        w[torch.rand(w.shape, generator=g) < zeros] = 0
+        tensors[f"layer{i}.weight"] = w
+    tensors["norm.weight"] = torch.ones(1024).bfloat16()
+    folder = tmp_path_factory.mktemp("varied")
+    save_file(tensors, folder / "model.safetensors")
+    return folder
+
+
+def test_sampled_interval_covers_the_full_ratio(varied_dir):
+    options = dict(codecs=("zstd-1", "lz4"), layouts=("plain", "grouped"))
+    full = summarize(analyze(varied_dir, AnalysisOptions(**options, sampled=(), chunk_mib=1), progress=False))
+    part = summarize(analyze(varied_dir, AnalysisOptions(**options, sampled=("zstd-1",), blocks=12, chunk_mib=1),
+                             progress=False))
+    assert part["sampled"] and part["sampling"]["draws"] == 12 and part["sampling"]["design"] == "pps-with-replacement"
+    assert part["sampling"]["sampled_bytes"] < 0.5 * part["raw_bytes"]
     for rep in ("plain", "grouped"):
         truth = full["representations"][rep]["codecs"]["zstd-1"]
-        low, high = part["representations"][rep]["codecs"]["zstd-1"]["ratio_ci95"]
+        estimate = part["representations"][rep]["codecs"]["zstd-1"]
+        low, high = estimate["ratio_ci95"]
         assert low < truth["ratio"] < high, rep
-        assert high - low < 0.1 * truth["ratio"], rep  # and the interval is informative
-    assert full["representations"]["plain"]["codecs"]["zstd-1"]["ratio_ci95"] is None
+        assert high - low < 0.15 * truth["ratio"], rep  # and the interval is informative (12 draws, 5-45% zeros)
+        assert (truth["mode"], estimate["mode"], estimate["blocks"]) == ("full", "sampled", 12)
+        # the codec on every byte is the same in both runs
+        assert part["representations"][rep]["codecs"]["lz4"]["bytes"] == full["representations"][rep]["codecs"]["lz4"]["bytes"]
+    assert full["representations"]["plain"]["codecs"]["zstd-1"]["ratio_ci95"] is None and full["sampling"] is None
 
 
-def test_small_tensors_are_read_whole_in_sampling_mode(synthetic_dir):
-    result = analyze(synthetic_dir, AnalysisOptions(codecs=("lz4",), sample=0.01), progress=False)
-    assert not any(t["sampled"] for t in result["tensors"])  # each has fewer than min_blocks blocks
+def test_t_quantiles_of_the_interval():
+    for df, exact in [(1, 12.706), (2, 4.303), (3, 3.182), (5, 2.571), (7, 2.365), (31, 2.040), (1000, 1.962)]:
+        assert abs(t975(df) - exact) < 0.004, df
+
+
+def test_every_row_says_how_it_was_measured(varied_dir):
+    options = AnalysisOptions(codecs=("zstd-1", "zstd-19"), layouts=("plain", "grouped"), blocks=3, chunk_mib=1)
+    assert options.sampled_codecs() == ("zstd-19",)  # the registry's slow codec, by default
+    summary = summarize(analyze(varied_dir, options, progress=False))
+    table = ratio_table(summary)
+    rows = {line.split()[0]: line for line in table.splitlines()[2:]}
+    assert rows["zstd-1"].endswith("full") and rows["zstd-19"].endswith("sampled, 3 blocks") and "±" in rows["zstd-19"]
+    assert "zstd-19 sampled: 3 draws of chunks (up to 1 MiB) from the whole checkpoint" in sampling_text(summary)
+    measured = {(row.split(",")[2], row.split(",")[3]) for row in totals_csv([summary]).splitlines()[1:]}
+    assert measured == {("none", "full"), ("zstd-1", "full"), ("zstd-19", "sampled")}
+
+
+def test_a_sample_as_large_as_the_checkpoint_codes_every_chunk_once(varied_dir):
+    options = AnalysisOptions(codecs=("zstd-3",), layouts=("plain",), sampled=("zstd-3",), blocks=1000, chunk_mib=1)
+    result = analyze(varied_dir, options, progress=False)
+    summary = summarize(result)
+    assert result["sampling"]["design"] == "census" and result["sampling"]["chunks_in_checkpoint"] == 6 * 4 + 1
+    blocks = [b for t in result["tensors"] for b in t["blocks"]]
+    assert sum(b["raw_bytes"] for b in blocks) == summary["raw_bytes"] and {b["draws"] for b in blocks} == {1}
+    entry = summary["representations"]["plain"]["codecs"]["zstd-3"]
+    assert entry["mode"] == "full" and entry["ratio_ci95"] is None and not summary["sampled"]
+    assert entry["bytes"] == sum(b["streams"]["plain"]["codecs"]["zstd-3"]["bytes"] for b in blocks)
+
+
+def test_zipnn_codes_float_tensors_as_stored_and_counts_others_raw(synthetic_dir):
+    if unavailable("zipnn"):
+        pytest.skip(unavailable("zipnn"))
+    from safetensors.torch import load_file
+
+    tensors = load_file(synthetic_dir / "model.safetensors")
+    result = analyze(synthetic_dir, AnalysisOptions(codecs=("zipnn",), layouts=("plain", "grouped")), progress=False)
+    by_name = {t["name"]: t for t in result["tensors"]}
+    dense = by_name["dense.weight"]["streams"]
+    assert set(dense["plain"]["codecs"]) == {"none", "zipnn"} and set(dense["grouped"]["codecs"]) == {"none"}
+    assert dense["plain"]["codecs"]["zipnn"]["bytes"] == len(CODECS["zipnn"].compress(raw_bytes(tensors["dense.weight"]), "BF16"))
+    assert "zipnn" not in by_name["steps"]["streams"]["plain"]["codecs"]  # an I64 tensor: ZipNN codes floats only
+    entry = summarize(result)["representations"]["grouped"]["codecs"]["zipnn"]
+    assert entry["uses"] == {"plain": 4, "raw": 1} and entry["mode"] == "full"
+    assert entry["bytes"] == sum(t["streams"]["plain"]["codecs"]["zipnn"]["bytes"] for t in by_name.values()
+                                 if t["name"] != "steps") + by_name["steps"]["raw_bytes"]
+
+
+def test_entropy_coder_total_sits_at_the_order0_bound(varied_dir):
+    if unavailable("ans"):
+        pytest.skip(unavailable("ans"))
+    summary = summarize(analyze(varied_dir, AnalysisOptions(codecs=("ans",), layouts=("plain", "grouped"), sampled=()),
+                                progress=False))
+    for rep in ("plain", "grouped"):
+        r = summary["representations"][rep]
+        assert 0.999 < r["entropy_ratio"] / r["codecs"]["ans"]["ratio"] < 1.002, rep
 
 
 def test_resume_reuses_finished_tensors(synthetic_dir, tmp_path, monkeypatch):
@@ -192,9 +261,8 @@ def test_packed_weights_of_a_compressed_tensors_export(tmp_path):
 
 
 def test_real_model_grouped_zstd_beats_plain_and_nears_the_entropy_bound(smollm2_dir):
-    """The known effect (ZipNN, DFloat11) on the small real model, from a 5% sample of small
-    blocks (their bias, a few tenths of a percent, is far below the effects tested)."""
-    options = AnalysisOptions(codecs=("zstd-3",), sample=0.05, block_kib=128, min_blocks=2)
+    """The known effect (ZipNN, DFloat11) on the small real model, from 24 sampled chunks."""
+    options = AnalysisOptions(codecs=("zstd-3",), sampled=("zstd-3",), blocks=24)
     summary = summarize(analyze(smollm2_dir, options, progress=False))
     reps = summary["representations"]
     plain, grouped = reps["plain"]["codecs"]["zstd-3"], reps["grouped"]["codecs"]["zstd-3"]
@@ -206,7 +274,8 @@ def test_real_model_grouped_zstd_beats_plain_and_nears_the_entropy_bound(smollm2
 
 def test_options_are_checked():
     for bad, message in [
-        (dict(sample=1.5), "sample 1.5: must be a fraction in"),
+        (dict(blocks=0), "blocks 0: must be a positive integer"),
+        (dict(codecs=("zstd-3",), sampled=("zstd-19",)), "sampled codec.*'zstd-19': must be among the codecs measured"),
         (dict(codecs=("zip",)), "unknown codec"),
         (dict(layouts=("grouped",)), "must include 'plain'"),
         (dict(grouping="nibbles"), "grouping 'nibbles'"),

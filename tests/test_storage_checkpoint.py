@@ -133,7 +133,7 @@ def test_checkpoint_built_by_kick_carries_its_recipe(tmp_path):
     recipe = {"method": "wanda", "sparsity": 0.5, "pattern": "2:4", "scope": None, "ignore": ["lm_head"]}
     (tmp_path / "kick_recipe.json").write_text(json.dumps({"key": "k", "recipe": recipe, "report": {"big": 1}}))
     assert open_checkpoint(tmp_path).kick_record["recipe"] == recipe
-    assert summarize_folder(tmp_path, codecs=["lz4"], sample=None)["recipe"] == recipe
+    assert summarize_folder(tmp_path, codecs=["lz4"], full=True)["recipe"] == recipe
     (tmp_path / "kick_recipe.json").write_text("{")
     with pytest.raises(StorageInputError, match="kick_recipe.json: not valid JSON"):
         open_checkpoint(tmp_path).kick_record

@@ -80,12 +80,39 @@ def test_command_writes_table_json_csv_markdown_and_plots(tiny_model_dir, tmp_pa
 
 
 def test_command_exit_status_for_bad_options_and_lossy_codecs(tiny_model_dir, monkeypatch, capsys):
-    assert main([str(tiny_model_dir), "--sample", "2", "--quiet"]) == 2
-    assert "error: sample 2.0: must be a fraction in (0, 1)" in capsys.readouterr().err
+    assert main([str(tiny_model_dir), "--blocks", "0", "--quiet"]) == 2
+    assert "error: blocks 0: must be a positive integer" in capsys.readouterr().err
+    assert main([str(tiny_model_dir), "--full", "--sampled", "all", "--quiet"]) == 2
+    assert "error: --full and --sampled exclude each other" in capsys.readouterr().err
     assert main([str(tiny_model_dir), "--bandwidth", "fast", "--quiet"]) == 2
     monkeypatch.setitem(CODECS, "snappy", Codec("snappy", bytes, lambda b: b"\0" + bytes(b)[1:]))
     assert main([str(tiny_model_dir), "--codecs", "snappy", "--quiet"]) == 1
     assert "NOT LOSSLESS" in capsys.readouterr().err
+
+
+def test_a_missing_codec_package_is_one_line_and_out_of_the_defaults(tiny_model_dir, monkeypatch, capsys):
+    from compressors.storage.codecs import default_codecs
+
+    monkeypatch.setitem(CODECS, "ghost", Codec("ghost", bytes, bytes, requires="no_such_package_for_kick",
+                                               install="pip install ghost"))
+    assert main([str(tiny_model_dir), "--codecs", "zstd-1,ghost", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: codec 'ghost' is unavailable: import no_such_package_for_kick failed")
+    assert err.count("\n") == 1 and "Traceback" not in err and "ghost" not in default_codecs()
+
+
+def test_full_and_sampled_runs_label_every_row(tiny_model_dir, capsys):
+    assert main([str(tiny_model_dir), "--codecs", "zstd-1,zstd-19", "--layouts", "plain,grouped", "--blocks", "3",
+                 "--quiet"]) == 0
+    text = capsys.readouterr().out
+    assert "zstd-19 sampled: 3 draws of chunks (up to 64 MiB)" in text and "sampled, 3 blocks" in text
+    ratios, speeds = (block.splitlines()[2:] for block in text.split("\n\n")[1:3])  # after the headline
+    assert [line.split()[0] for line in ratios] == ["none", "zstd-1", "zstd-19", "entropy"]
+    assert all(line.endswith(("full", "sampled, 3 blocks")) for line in ratios)
+    assert [line.split()[3] for line in speeds] == ["full", "full", "sampled,"]
+    assert main([str(tiny_model_dir), "--codecs", "zstd-1,zstd-19", "--layouts", "plain", "--full", "--quiet"]) == 0
+    text = capsys.readouterr().out
+    assert "full run: every codec on every byte" in text and "sampled" not in text
 
 
 def test_summarize_folder_is_small_and_json_ready(tiny_model_dir):
@@ -95,5 +122,8 @@ def test_summarize_folder_is_small_and_json_ready(tiny_model_dir):
     assert summary["raw_bytes"] > 0 and summary["dtypes"] == {"F32": summary["raw_bytes"]}
     assert set(summary["ratios"]["grouped"]) == {"zstd-3", "lz4"}
     assert summary["best"]["ratio"] == max(max(r.values()) for r in summary["ratios"].values() if r)
-    full = summarize_folder(tiny_model_dir, codecs=["zstd-1"], sample=None, workers=1)
-    assert not full["sampled"] and full["best"]["codec"] == "zstd-1"
+    assert summary["sampled"] and summary["best"]["ratio_ci95"] and "zstd-3, lz4 sampled: 8 draws" in summary["measured"]
+    census = summarize_folder(tiny_model_dir, blocks=100)  # more draws than the tiny model has chunks: each once
+    assert census["measured"].startswith("full run") and census["best"]["ratio_ci95"] is None
+    full = summarize_folder(tiny_model_dir, codecs=["zstd-1"], full=True, workers=1)
+    assert not full["sampled"] and full["best"]["codec"] == "zstd-1" and full["best"]["ratio_ci95"] is None

@@ -12,30 +12,36 @@ interrupted run resumes where it stopped.
 Chunks are coded independently, as a chunked file format would (ZipNN compresses in
 chunks too); at 64 MiB the cost against coding a tensor whole is a frame header per chunk.
 
-Sampling mode (``sample=f``) reads a simple random sample, without replacement, of ``k =
-max(min_blocks, ceil(f*N))`` of the N blocks of whole rows (about ``block_kib`` each) of
-every tensor, seeded by ``seed`` and the tensor's name; a tensor with no more than ``k``
-blocks is analysed whole. A block's compressed size c_i estimates the tensor's as ``C =
-(R / r) * mean(c_i)`` (R tensor bytes, r block bytes), with standard error
-``(R / r) * s / sqrt(k) * sqrt(1 - k/N)`` (Cochran, "Sampling Techniques", 3rd ed., 1977,
-eq. 2.8 and 2.12: the mean of a simple random sample and its finite-population
-correction). Tensors are sampled independently, so variances add; the report turns them
-into a 95% interval on each total. The interval covers sampling error only: blocks are
-coded on their own (a frame header, a fresh entropy model and no match history each), which
-biases the estimate. ``bench/storage_throughput.py`` measures that bias against a full run:
-on SmolLM2-135M it stayed within 0.1% at the default 1 MiB blocks and reached 0.4% (zstd)
-and 3.7% (lz4 on byte planes) at 128 KiB blocks, so small blocks are for quick looks.
+One pass over the chunks, two kinds of codec:
+
+* the *full* codecs (those not sampled) and the layout sizes (the ``none`` codec), order-0
+  entropy, zero and value counts cover every chunk;
+* the *sampled* codecs (by default the slow ones, ``Codec.sampled``; none with
+  ``sampled=()``, a full run) code only ``blocks`` draws of chunks from the whole checkpoint:
+  a draw picks a chunk with probability proportional to its bytes, with replacement, seeded
+  by ``seed``; a chunk drawn twice is coded once and counted twice. The sampled units are
+  the full pass's own chunks (whole tensors up to ``chunk_mib``), so a sampled codec codes
+  exactly what a full run would, and its speed is that of whole chunks: smaller blocks time
+  the slow coders too fast and lose their long matches (``bench/storage_throughput.py``,
+  part 5, measures both; ``bench/RESULTS.md`` has the figures).
+
+Estimator (probability-proportional-to-size sampling with replacement, Hansen and Hurwitz,
+1943; Cochran, "Sampling Techniques", 3rd ed., 1977, Sec. 9A.2): with R the checkpoint's raw
+bytes and y_i = c_i/r_i the compressed bytes per raw byte of draw i, the compressed size is
+C = R * mean(y_i), unbiased for the full run's size, and the draws are independent, so
+:mod:`compressors.storage.report` gives mean(y) a Student-t 95% interval and maps it to the
+ratio R/C = 1/mean(y). It covers sampling error, the only error here. When ``blocks`` is at
+least the number of chunks in the checkpoint every chunk is coded once instead: every byte,
+no interval.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import threading
 import time
-import zlib
 from collections import defaultdict
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
@@ -46,7 +52,7 @@ from tqdm.auto import tqdm
 
 from compressors.storage import byte_planes, packed
 from compressors.storage.checkpoint import Checkpoint, TensorRecord, open_checkpoint
-from compressors.storage.codecs import DEFAULT_CODECS, CodecRun, get_codecs, measure
+from compressors.storage.codecs import Codec, CodecRun, default_codecs, get_codecs, measure
 from compressors.storage.entropy import Histogram
 from compressors.storage.persist import Journal
 from compressors.storage.streams import STREAMS, LayoutPlan, build_streams, plan_layouts
@@ -59,14 +65,17 @@ def default_workers() -> int:
 
 @dataclass(frozen=True)
 class AnalysisOptions:
-    """What to measure and how. Every field is checked by :meth:`validate`."""
+    """What to measure and how. Every field is checked by :meth:`validate`.
 
-    codecs: tuple[str, ...] = DEFAULT_CODECS
+    ``sampled``: the codecs measured on sampled blocks; None for those of ``codecs`` that
+    the registry marks slow, ``()`` for a full run (every codec on every byte).
+    """
+
+    codecs: tuple[str, ...] = field(default_factory=default_codecs)
     layouts: tuple[str, ...] = STREAMS
     grouping: str = "fields"
-    sample: float | None = None
-    block_kib: int = 1024
-    min_blocks: int = 4
+    sampled: tuple[str, ...] | None = None
+    blocks: int = 8
     chunk_mib: int = 64
     sparse_min: float = 0.1
     seed: int = 0
@@ -80,18 +89,27 @@ class AnalysisOptions:
             raise ValueError(f"layouts {list(self.layouts)}: must include 'plain' and come from {', '.join(STREAMS)}")
         if self.grouping not in byte_planes.SCHEMES:
             raise ValueError(f"grouping {self.grouping!r}: allowed {', '.join(byte_planes.SCHEMES)}")
-        if self.sample is not None and not 0 < self.sample < 1:
-            raise ValueError(f"sample {self.sample}: must be a fraction in (0, 1), or None for a full run")
-        for name in ("block_kib", "min_blocks", "chunk_mib", "workers"):
+        stray = [c for c in self.sampled or () if c not in self.codecs or c == "none"]
+        if stray:
+            raise ValueError(f"sampled codec(s) {', '.join(map(repr, stray))}: must be among the codecs measured "
+                             f"({', '.join(self.codecs)}), and 'none' is always full")
+        for name in ("blocks", "chunk_mib", "workers"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} {getattr(self, name)}: must be a positive integer")
         if not 0 <= self.sparse_min <= 1:
             raise ValueError(f"sparse_min {self.sparse_min}: must lie in [0, 1]")
         return self
 
+    def sampled_codecs(self) -> tuple[str, ...]:
+        """The codecs measured on sampled blocks."""
+        if self.sampled is None:
+            return tuple(c.name for c in get_codecs(self.codecs) if c.sampled)
+        return tuple(c for c in self.codecs if c in self.sampled)
+
     def fingerprint(self, checkpoint: Checkpoint) -> str:
         """Hash of everything the results depend on (not ``workers`` nor ``verify``)."""
         facts = {k: v for k, v in asdict(self).items() if k not in ("workers", "verify")}
+        facts["sampled"] = self.sampled_codecs()
         facts["files"] = [[str(f), f.stat().st_size, f.stat().st_mtime_ns] for f in checkpoint.files]
         return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -110,7 +128,11 @@ def analyze(
     """
     options = (options or AnalysisOptions()).validate()
     checkpoint = open_checkpoint(path)
+    sampled_names = options.sampled_codecs()
     codecs = get_codecs(options.codecs)
+    full_codecs = [c for c in codecs if c.name not in sampled_names]
+    sampled_codecs = [c for c in codecs if c.name in sampled_names]
+    draws, sampling = draw_blocks(checkpoint, options) if sampled_codecs else ({}, None)
     bits = packed.packed_bits(checkpoint.quantization_config)
     fingerprint = options.fingerprint(checkpoint)
     start = time.perf_counter()
@@ -135,8 +157,11 @@ def analyze(
         for record in todo:
             job = _TensorJob(record, options, bits)
             pending.append(job)
-            for first, rows in _units(record, options):
-                job.queue_unit(record.read_rows(first, rows), pool, codecs)
+            drawn = draws.get(_key(record), {})
+            for first, rows in _chunks(record, options.chunk_mib):
+                count = drawn.get(first)
+                unit_codecs = full_codecs + (sampled_codecs if count else [])
+                job.queue_unit(record.read_rows(first, rows), pool, unit_codecs, first, count)
                 while sum(j.inflight_bytes() for j in pending) > limit:
                     wait([f for j in pending for f in j.open_futures()], return_when=FIRST_COMPLETED)
                     _finish(pending, done, log, bar)
@@ -161,6 +186,7 @@ def analyze(
         "files": [{"path": str(f), "bytes": f.stat().st_size} for f in checkpoint.files],
         "quantization": None if q is None else {"format": q.get("format"), "quant_method": q.get("quant_method"), "packed_bits": bits},
         "options": asdict(options),
+        "sampling": sampling,
         "wall_s": time.perf_counter() - start,
         "tensors": [_strip(done[_key(r)]) for r in checkpoint.tensors],
     }
@@ -179,37 +205,50 @@ def _rows_per(record: TensorRecord, kib: int) -> int:
     return max(1, (kib << 10) // max(1, record.row_length * record.dtype.itemsize))
 
 
-def _units(record: TensorRecord, options: AnalysisOptions) -> list[tuple[int, int]]:
-    """``(first_row, rows)`` of the chunks (full run) or sampled blocks of ``record``."""
-    rows = record.rows
-    if rows == 0:
-        return []
-    per_block = _rows_per(record, options.block_kib)
-    blocks = rows // per_block
-    if options.sample is not None:
-        k = max(options.min_blocks, math.ceil(options.sample * math.ceil(rows / per_block)))
-        if k < blocks:
-            rng = np.random.default_rng([options.seed, zlib.crc32(record.name.encode())])
-            chosen = np.sort(rng.choice(blocks, size=k, replace=False))
-            return [(int(b) * per_block, per_block) for b in chosen]
-    per_chunk = _rows_per(record, options.chunk_mib << 10)
-    return [(r, min(per_chunk, rows - r)) for r in range(0, rows, per_chunk)]
+def _chunks(record: TensorRecord, chunk_mib: int) -> list[tuple[int, int]]:
+    """``(first_row, rows)`` of consecutive chunks of about ``chunk_mib`` MiB (the last shorter)."""
+    per = _rows_per(record, chunk_mib << 10)
+    return [(r, min(per, record.rows - r)) for r in range(0, record.rows, per)]
 
 
-def _sampling(record: TensorRecord, options: AnalysisOptions, units: int, read_bytes: int) -> tuple[float, float]:
-    """``(scale, fpc)``: bytes of the tensor per byte read, and the finite-population
-    correction 1 - k/N (0 when the tensor was read whole)."""
-    if read_bytes >= record.nbytes:
-        return 1.0, 0.0
-    return record.nbytes / read_bytes, 1.0 - units / (record.rows // _rows_per(record, options.block_kib))
+def draw_blocks(checkpoint: Checkpoint, options: AnalysisOptions) -> tuple[dict[str, dict[int, int]], dict]:
+    """The chunks the sampled codecs code, ``{tensor key: {first_row: draws}}``, and a
+    description of the sample (the module docstring gives the design)."""
+    units = [(record, first, rows) for record in checkpoint.tensors if record.nbytes
+             for first, rows in _chunks(record, options.chunk_mib)]
+    sizes = np.array([rows * record.nbytes // record.rows for record, _, rows in units], dtype=np.float64)
+    census = options.blocks >= len(units)
+    if census:
+        counts = np.ones(len(units), dtype=np.int64)
+    else:
+        picks = np.random.default_rng(options.seed).choice(len(units), size=options.blocks, replace=True, p=sizes / sizes.sum())
+        counts = np.bincount(picks, minlength=len(units))
+    draws: dict[str, dict[int, int]] = defaultdict(dict)
+    for (record, first, _), count in zip(units, counts):
+        if count:
+            draws[_key(record)][first] = int(count)
+    description = {
+        "codecs": list(options.sampled_codecs()),
+        "design": "census" if census else "pps-with-replacement",
+        "chunks_in_checkpoint": len(units),
+        "draws": int(counts.sum()),
+        "distinct_chunks": int(np.count_nonzero(counts)),
+        "sampled_bytes": int(sizes[counts > 0].sum()),
+        "chunk_mib": options.chunk_mib,
+        "seed": options.seed,
+    }
+    return dict(draws), description
 
 
 # -- one tensor ----------------------------------------------------------------------------
 
 
 class _TensorJob:
-    """Accumulates the results of one tensor's units as their streams are built and their
-    codec runs finish, both in the pool (the shared state is updated under ``lock``)."""
+    """Accumulates the results of one tensor's chunks as their streams are built and their
+    codec runs finish, both in the pool (the shared state is updated under ``lock``).
+
+    A drawn chunk (``draws`` set) also runs the sampled codecs, whose results are kept
+    apart, chunk by chunk, as the tensor's ``blocks``."""
 
     def __init__(self, record: TensorRecord, options: AnalysisOptions, bits: int | None):
         self.record, self.options, self.bits = record, options, bits
@@ -220,10 +259,12 @@ class _TensorJob:
         self.prepares: list[tuple[int, Future]] = []
         self.futures: list[tuple[int, str, str, Future]] = []
         self.unit_bytes: list[int] = []
+        self.blocks: dict[int, dict] = {}  # unit -> {"first_row", "rows", "raw_bytes", "draws"}
         self.zeros = 0
         self.parts: dict[str, dict[str, Histogram]] = defaultdict(dict)
         self.part_bytes: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self.layout_s: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+        self.block_layout_s: dict[tuple[int, str], tuple[float, float]] = {}
         self.values = self._value_histogram()
 
     def _value_histogram(self) -> Histogram | None:
@@ -231,22 +272,32 @@ class _TensorJob:
             return Histogram(1 << self.bits)
         return Histogram(1 << self.record.dtype.bits) if self.record.dtype.itemsize <= 2 else None
 
-    def queue_unit(self, raw: np.ndarray, pool: ThreadPoolExecutor, codecs) -> None:
-        """Queue the next unit: its streams are built in ``pool``, which then codes them. The
-        layouts are chosen here, from the tensor's first unit."""
+    def queue_unit(self, raw: np.ndarray, pool: ThreadPoolExecutor, codecs: list[Codec], first_row: int,
+                   draws: int | None) -> None:
+        """Queue the next chunk: its streams are built in ``pool``, which then codes them. The
+        layouts are chosen here, from the tensor's first chunk."""
         o, record = self.options, self.record
         if self.plan is None:
             self.plan = plan_layouts(raw, record, o.layouts, o.grouping, o.sparse_min)
         unit = len(self.unit_bytes)
         self.unit_bytes.append(raw.size)
+        if draws:
+            rows = raw.size // (record.row_length * record.dtype.itemsize)
+            self.blocks[unit] = {"first_row": first_row, "rows": rows, "raw_bytes": raw.size, "draws": draws}
         future = pool.submit(self._prepare, unit, raw, pool, codecs)
         with self.lock:
             self.prepares.append((unit, future))
 
-    def _prepare(self, unit: int, raw: np.ndarray, pool: ThreadPoolExecutor, codecs) -> None:
-        """Streams of one unit, their symbol counts (entropy bounds) and their codec runs."""
+    def _prepare(self, unit: int, raw: np.ndarray, pool: ThreadPoolExecutor, codecs: list[Codec]) -> None:
+        """Streams of one chunk, their symbol counts (entropy bounds), zeros, values and codec runs."""
         o, record = self.options, self.record
         streams = build_streams(raw, record, self.plan, o.verify)
+        futures = [
+            (unit, stream.name, codec.name,
+             pool.submit(measure, codec, [p for _, p in stream.parts], o.verify,
+                         f"{record.file}: tensor {record.name}: {stream.name}", record.dtype.name))
+            for stream in streams for codec in codecs if codec.codes(stream.name, record.dtype.name)
+        ]
         zeros = 0
         if record.dtype.kind == "float":
             zeros = raw.size // record.dtype.itemsize - int(np.count_nonzero(raw.view(f"<u{record.dtype.itemsize}")))
@@ -261,23 +312,20 @@ class _TensorJob:
                 histogram = Histogram()
                 histogram.add(part)
                 parts.append((stream.name, name, histogram, part.size))
-        futures = [
-            (unit, stream.name, codec.name,
-             pool.submit(measure, codec, [p for _, p in stream.parts], o.verify,
-                         f"{record.file}: tensor {record.name}: {stream.name}"))
-            for stream in streams for codec in codecs
-        ]
         with self.lock:
             self.nm_broken |= self.plan.nm is not None and "nm" not in {s.name for s in streams}
             self.zeros += zeros
             if values is not None:
                 self.values.counts += values.counts
-            for stream in streams:
-                self.layout_s[stream.name][0] += stream.prepare_s
-                self.layout_s[stream.name][1] += stream.restore_s
             for stream_name, name, histogram, size in parts:
                 self.parts[stream_name].setdefault(name, Histogram()).counts += histogram.counts
                 self.part_bytes[stream_name][name] += size
+            for stream in streams:
+                times = self.layout_s[stream.name]
+                times[0] += stream.prepare_s
+                times[1] += stream.restore_s
+                if unit in self.blocks:
+                    self.block_layout_s[unit, stream.name] = (stream.prepare_s, stream.restore_s)
             self.futures.extend(futures)
 
     def open_futures(self) -> list[Future]:
@@ -296,44 +344,47 @@ class _TensorJob:
         return not self.open_futures()
 
     def result(self) -> dict:
-        """The tensor's JSON-ready result, every size scaled to the whole tensor."""
+        """The tensor's JSON-ready result: the full pass per stream, and the sampled blocks."""
         for _, future in self.prepares:
             future.result()  # a failed preparation raises here
         record, plan = self.record, self.plan
-        read = sum(self.unit_bytes)
-        scale, fpc = _sampling(record, self.options, len(self.unit_bytes), read)
-        runs: dict[tuple[str, str], list[CodecRun]] = defaultdict(list)
-        for _, stream, codec, fut in self.futures:
-            runs[stream, codec].append(fut.result())
+        names = [s for s in (plan.names() if plan else []) if not (s == "nm" and self.nm_broken)]
+        sampled = set(self.options.sampled_codecs())
+        runs: dict[tuple[int | None, str, str], list[CodecRun]] = defaultdict(list)
+        for unit, stream, codec, fut in self.futures:
+            runs[unit if codec in sampled else None, stream, codec].append(fut.result())
         streams = {}
-        for stream in plan.names() if plan else []:
-            if stream == "nm" and self.nm_broken:
-                continue
+        for stream in names:
             parts = {
-                name: {"bytes": scale * self.part_bytes[stream][name], "entropy_bits": hist.bits_per_symbol()}
+                name: {"bytes": self.part_bytes[stream][name], "entropy_bits": hist.bits_per_symbol()}
                 for name, hist in self.parts[stream].items()
             }
-            codecs = {}
-            for (s, codec), unit_runs in runs.items():
-                if s != stream:
-                    continue
-                sizes = np.array([sum(r.part_bytes) for r in unit_runs], dtype=np.float64)
-                # C = scale * sum(c_i); Var(sum) = k * s^2 * (1 - k/N) for k of N blocks.
-                stderr = float(scale * sizes.std(ddof=1) * math.sqrt(sizes.size * fpc)) if fpc and sizes.size > 1 else 0.0
-                codecs[codec] = {
-                    "bytes": float(scale * sizes.sum()) if scale != 1.0 else int(sizes.sum()),
-                    "stderr": stderr,
-                    "compress_s": scale * sum(r.compress_s for r in unit_runs),
-                    "decompress_s": scale * sum(r.decompress_s for r in unit_runs),
-                    "parts": dict(zip(parts, (scale * sum(col) for col in zip(*(r.part_bytes for r in unit_runs))))),
-                }
             streams[stream] = {
                 "parts": parts,
                 "entropy_bytes": sum(p["bytes"] * p["entropy_bits"] / 8 for p in parts.values()),
-                "prepare_s": scale * self.layout_s[stream][0],
-                "restore_s": scale * self.layout_s[stream][1],
-                "codecs": codecs,
+                "prepare_s": self.layout_s[stream][0],
+                "restore_s": self.layout_s[stream][1],
+                "codecs": {
+                    codec: {
+                        "bytes": sum(sum(r.part_bytes) for r in unit_runs),
+                        "compress_s": sum(r.compress_s for r in unit_runs),
+                        "decompress_s": sum(r.decompress_s for r in unit_runs),
+                        "parts": dict(zip(parts, (sum(col) for col in zip(*(r.part_bytes for r in unit_runs))))),
+                    }
+                    for (unit, s, codec), unit_runs in runs.items() if unit is None and s == stream
+                },
             }
+        blocks = []
+        for unit, block in sorted(self.blocks.items(), key=lambda item: item[1]["first_row"]):
+            block_streams = {}
+            for stream in names:
+                codecs = {codec: {"bytes": sum(r.part_bytes), "compress_s": r.compress_s, "decompress_s": r.decompress_s}
+                          for (u, s, codec), unit_runs in runs.items() if u == unit and s == stream
+                          for r in unit_runs}  # one run per drawn chunk
+                if codecs:
+                    prepare_s, restore_s = self.block_layout_s[unit, stream]
+                    block_streams[stream] = {"prepare_s": prepare_s, "restore_s": restore_s, "codecs": codecs}
+            blocks.append({**block, "streams": block_streams})
         value_bits = self.values.bits_per_symbol() if self.values is not None and self.values.total else None
         value_count = record.nbytes * 8 // self.bits if self.kind == "packed" else record.numel
         return {
@@ -344,13 +395,12 @@ class _TensorJob:
             "shape": list(record.shape),
             "kind": self.kind,
             "raw_bytes": record.nbytes,
-            "read_bytes": read,
-            "sampled": scale != 1.0,
-            "zero_fraction": self.zeros / (read // record.dtype.itemsize) if record.dtype.kind == "float" and read else None,
+            "zero_fraction": self.zeros / record.numel if record.dtype.kind == "float" and record.numel else None,
             "nm_pattern": None if plan is None or plan.nm is None or self.nm_broken else "{}:{}".format(*plan.nm),
             "value_bits": value_bits,
             "value_entropy_bytes": None if value_bits is None else value_bits * value_count / 8,
             "streams": streams,
+            "blocks": blocks,
         }
 
 

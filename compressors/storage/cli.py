@@ -1,7 +1,12 @@
 """``python -m compressors.storage`` (and ``kick storage``): measure, print, write files.
 
     python -m compressors.storage dense=/models/llama wanda=/models/llama-wanda50 \\
-        --sample 0.1 --bandwidth 500MB/s,2GB/s --measure-bandwidth --out storage-report/
+        --bandwidth 500MB/s,2GB/s --measure-bandwidth --out storage-report/
+
+By default the slow codecs (``Codec.sampled``: zstd-9/19, gzip-6, brotli-9/11, ans) are
+measured on ``--blocks`` chunks (of up to ``--chunk-mib``) drawn from the whole checkpoint,
+with a 95% interval, and every other codec on every byte; ``--full`` codes every byte with every
+codec, ``--sampled`` names the sampled codecs (``all``: every one).
 
 Prints, per checkpoint, the ratio table (codec x representation, with the order-0 entropy
 bound) and the speed / load-time table, then a comparison of all checkpoints; ``--out``
@@ -14,15 +19,13 @@ layout was not lossless, 2 bad input.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 
 from compressors.storage.analyze import AnalysisOptions, analyze, default_workers
 from compressors.storage.checkpoint import StorageInputError, open_checkpoint
-from compressors.storage.codecs import CODECS, DEFAULT_CODECS, QUICK_CODECS, LosslessError
+from compressors.storage.codecs import CODECS, NOT_DEFAULT, QUICK_CODECS, LosslessError, default_codecs
 from compressors.storage.loadtime import codec_loads, format_bandwidth, measure_read_bandwidth, parse_bandwidth
-from kick_core.atomic import atomic_write_text
 from compressors.storage.report import (
     best_codec_rows,
     comparison_table,
@@ -35,6 +38,8 @@ from compressors.storage.report import (
     write_json,
 )
 from compressors.storage.streams import STREAMS
+from kick_core.atomic import atomic_write_text
+from kick_core.names import slug
 
 DEFAULT_BANDWIDTHS = "100MB/s,1GB/s,10GB/s"
 
@@ -47,15 +52,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("checkpoints", nargs="+", metavar="[LABEL=]PATH",
                    help="model folder (safetensors, compressed-tensors export) or .safetensors file")
     p.add_argument("--codecs", default="default",
-                   help=f"comma-separated from {', '.join(CODECS)}; 'default' (all but none and brotli-11) "
-                   f"or 'quick' ({','.join(QUICK_CODECS)})")
+                   help=f"comma-separated from {', '.join(CODECS)}; 'default' (all but {' and '.join(NOT_DEFAULT)}, "
+                   f"and those whose package is missing) or 'quick' ({','.join(QUICK_CODECS)})")
     p.add_argument("--layouts", default=",".join(STREAMS), help=f"streams to measure, from {', '.join(STREAMS)}")
     p.add_argument("--grouping", default="fields", choices=["fields", "bytes"],
                    help="byte grouping: exponent apart from sign+mantissa (fields) or plain byte planes (bytes)")
-    p.add_argument("--sample", type=float, default=None, help="fraction of each tensor to sample (0..1); default: all")
-    p.add_argument("--block-kib", type=int, default=1024, help="sampling block size in KiB (whole rows)")
-    p.add_argument("--min-blocks", type=int, default=4, help="least blocks sampled per tensor")
-    p.add_argument("--chunk-mib", type=int, default=64, help="full-run chunk size in MiB (bounds memory)")
+    p.add_argument("--full", action="store_true", help="every codec on every byte (no sampling)")
+    p.add_argument("--sampled", help="codecs measured on sampled blocks, comma-separated, or 'all' "
+                   "(default: the slow ones of --codecs)")
+    p.add_argument("--blocks", type=int, default=8,
+                   help="chunks drawn from the whole checkpoint (with replacement) for the sampled codecs")
+    p.add_argument("--chunk-mib", type=int, default=64, help="chunk size in MiB (bounds memory; the sampled unit)")
     p.add_argument("--sparse-min", type=float, default=0.1, help="zero fraction from which sparse layouts are measured")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-verify", action="store_true", help="skip the byte-for-byte round-trip check")
@@ -86,14 +93,16 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args) -> int:
     if args.decode_threads < 1:
         raise ValueError(f"--decode-threads {args.decode_threads}: must be at least 1")
-    codecs = {"default": DEFAULT_CODECS, "quick": QUICK_CODECS}.get(args.codecs) or tuple(c.strip() for c in args.codecs.split(",") if c.strip())
+    codecs = {"default": default_codecs, "quick": lambda: QUICK_CODECS}.get(args.codecs, lambda: _names(args.codecs))()
+    if args.full and args.sampled:
+        raise ValueError("--full and --sampled exclude each other")
+    sampled = None if args.sampled is None else tuple(c for c in codecs if c != "none") if args.sampled == "all" else _names(args.sampled)
     options = AnalysisOptions(
         codecs=codecs,
-        layouts=tuple(s.strip() for s in args.layouts.split(",") if s.strip()),
+        layouts=_names(args.layouts),
         grouping=args.grouping,
-        sample=args.sample,
-        block_kib=args.block_kib,
-        min_blocks=args.min_blocks,
+        sampled=() if args.full else sampled,
+        blocks=args.blocks,
         chunk_mib=args.chunk_mib,
         sparse_min=args.sparse_min,
         seed=args.seed,
@@ -108,7 +117,7 @@ def _run(args) -> int:
         measured = None
         if args.measure_bandwidth:
             measured = measure_read_bandwidth(open_checkpoint(path).files)
-        journal = None if args.out is None else args.out / ".journal" / f"{_safe(label)}.jsonl"
+        journal = None if args.out is None else args.out / ".journal" / f"{slug(label)}.jsonl"
         if journal is not None and args.no_resume:
             journal.unlink(missing_ok=True)
         analysis = analyze(path, options, label=label, journal=journal, progress=not args.quiet)
@@ -159,7 +168,7 @@ def _write_folder(out: Path, payload: dict, threads: int) -> None:
         md += ["", "Comparison (ratio raw/compressed):", "", comparison_table(summaries, markdown=True)]
     atomic_write_text(out / "storage.md", "\n".join(md).lstrip() + "\n")
     for s in summaries:
-        plot_load_time(s, out / f"load_time_{_safe(s['label'])}.png", threads)
+        plot_load_time(s, out / f"load_time_{slug(s['label'])}.png", threads)
     plot_ratios(summaries, out / "ratios.png")
 
 
@@ -170,5 +179,5 @@ def _label_path(arg: str) -> tuple[str, str]:
     return Path(arg).name or arg, arg
 
 
-def _safe(label: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", label)
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in text.split(",") if name.strip())

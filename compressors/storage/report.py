@@ -4,11 +4,16 @@ A *representation* is how a whole checkpoint would be stored: each tensor takes 
 stream of its preference list that it has (sparse layouts only exist for sparse float
 tensors, byte planes only for 16/32-bit floats), so for instance the ``nm`` total of a 2:4
 pruned model stores its pruned Linear weights as 2:4 metadata + values and everything else
-byte-grouped. ``best`` takes, per tensor and codec, the smallest stream.
+byte-grouped. ``best`` takes, per tensor and codec, the smallest stream. A typed codec
+(ZipNN) that does not code a stream falls back along the list too (ZipNN groups bytes
+itself, so it always codes ``plain``), and a tensor it codes in no stream counts at its raw
+size (``uses`` records it as ``raw``).
 
 Ratios are raw bytes / compressed bytes. Speeds are per core: bytes of weights over CPU
-seconds of one thread, layout transforms included. In sampling mode each total carries a
-95% interval (1.96 standard errors, the per-tensor variances of analyze.py added).
+seconds of one thread, layout transforms included. Each codec's totals say how they were
+measured: ``"mode": "full"`` (every byte) or ``"sampled"`` (the estimator of
+:mod:`compressors.storage.analyze` over ``blocks`` draws of chunks, with a Student-t 95%
+interval in ``ratio_ci95``, :func:`ratio_interval`; speeds from the drawn chunks).
 """
 
 from __future__ import annotations
@@ -17,7 +22,9 @@ import csv
 import io
 import json
 import math
-from collections import Counter, defaultdict
+from collections import Counter
+
+import numpy as np
 
 from compressors.storage.dtypes import DTYPES
 from kick_core.atomic import atomic_write_text
@@ -29,7 +36,6 @@ REPRESENTATIONS: dict[str, tuple[str, ...] | None] = {
     "nm": ("nm", "grouped", "plain"),
     "best": None,
 }
-Z95 = 1.959964
 
 
 def summarize(analysis: dict) -> dict:
@@ -37,20 +43,21 @@ def summarize(analysis: dict) -> dict:
     tensors = analysis["tensors"]
     raw = sum(t["raw_bytes"] for t in tensors)
     codecs = list(dict.fromkeys(["none", *analysis["options"]["codecs"]]))
+    sampling = analysis["sampling"]
     floats = [t for t in tensors if t["zero_fraction"] is not None]
     float_elems = sum(t["raw_bytes"] / _itemsize(t) for t in floats)
     reps = {}
     for rep, order in REPRESENTATIONS.items():
         if order and order[0] not in ("plain", "grouped") and not any(order[0] in t["streams"] for t in tensors):
             continue  # no tensor has this layout: the total would repeat "grouped"
-        reps[rep] = _representation(tensors, order, codecs, raw)
+        reps[rep] = _representation(tensors, order, codecs, sampling, raw)
     values = [t["value_entropy_bytes"] for t in tensors]
     return {
         "label": analysis["label"],
         "source": analysis["source"],
         "raw_bytes": raw,
-        "read_bytes": sum(t["read_bytes"] for t in tensors),
-        "sampled": any(t["sampled"] for t in tensors),
+        "sampling": sampling,
+        "sampled": sampling is not None and sampling["design"] != "census",
         "tensors": len(tensors),
         "dtypes": dict(_bytes_by(tensors, "dtype")),
         "kinds": dict(_bytes_by(tensors, "kind")),
@@ -66,41 +73,116 @@ def summarize(analysis: dict) -> dict:
     }
 
 
-def _representation(tensors: list[dict], order: tuple[str, ...] | None, codecs: list[str], raw: int) -> dict:
-    uses = {c: Counter() for c in codecs}
-    entropy = 0.0
-    acc = {c: defaultdict(float) for c in codecs}
+def _representation(tensors: list[dict], order: tuple[str, ...] | None, codecs: list[str], sampling: dict | None, raw: int) -> dict:
+    entropy = sum((t["streams"][_stream_name(t, order)] if order else _best_entropy_stream(t))["entropy_bytes"]
+                  for t in tensors if t["streams"])
+    sampled = set(sampling["codecs"]) if sampling else set()
+    out = {c: _sampled_total(tensors, order, c, raw, sampling) if c in sampled else _full_total(tensors, order, c, raw)
+           for c in codecs}
+    return {"entropy_bytes": entropy, "entropy_ratio": raw / entropy if entropy else None, "codecs": out}
+
+
+def _chosen(streams: dict, order: tuple[str, ...] | None, codec: str) -> str | None:
+    """The stream that stores a tensor (or block) for ``codec``; None: no stream has it."""
+    have = [s for s in streams if codec in streams[s]["codecs"]]
+    if order is None:
+        return min(have, key=lambda s: streams[s]["codecs"][codec]["bytes"], default=None)
+    return next((s for s in order if s in have), None)
+
+
+def _full_total(tensors: list[dict], order: tuple[str, ...] | None, codec: str, raw: int) -> dict:
+    size = compress_s = decompress_s = 0.0
+    uses: Counter = Counter()
     for t in tensors:
         if not t["streams"]:
             continue
-        if order is not None:
-            chosen = {c: _stream_name(t, order) for c in codecs}
-        else:
-            chosen = {c: min(t["streams"], key=lambda s, c=c: t["streams"][s]["codecs"][c]["bytes"]) for c in codecs}
-        entropy += (t["streams"][_stream_name(t, order)] if order else _best_entropy_stream(t))["entropy_bytes"]
-        for c in codecs:
-            s = t["streams"][chosen[c]]
-            r = s["codecs"][c]
-            a = acc[c]
-            uses[c][chosen[c]] += 1
-            a["bytes"] += r["bytes"]
-            a["var"] += r["stderr"] ** 2
-            a["compress_s"] += r["compress_s"] + s["prepare_s"]
-            a["decompress_s"] += r["decompress_s"] + s["restore_s"]
-    out = {}
-    for c, a in acc.items():
-        size, half = a["bytes"], Z95 * math.sqrt(a["var"])
-        out[c] = {
-            "bytes": size,
-            "ratio": raw / size if size else None,
-            "ratio_ci95": [raw / (size + half), raw / (size - half)] if half and size > half else None,
-            "compress_s": a["compress_s"],
-            "decompress_s": a["decompress_s"],
-            "compress_MBps": _mbps(raw, a["compress_s"]),
-            "decompress_MBps": _mbps(raw, a["decompress_s"]),
-            "uses": dict(uses[c]),
-        }
-    return {"entropy_bytes": entropy, "entropy_ratio": raw / entropy if entropy else None, "codecs": out}
+        name = _chosen(t["streams"], order, codec)
+        uses[name or "raw"] += 1
+        if name is None:
+            size += t["raw_bytes"]
+            continue
+        s = t["streams"][name]
+        run = s["codecs"][codec]
+        size += run["bytes"]
+        compress_s += run["compress_s"] + s["prepare_s"]
+        decompress_s += run["decompress_s"] + s["restore_s"]
+    return _entry(raw, size, None, compress_s, decompress_s, uses, "full", None)
+
+
+def _sampled_total(tensors: list[dict], order: tuple[str, ...] | None, codec: str, raw: int, sampling: dict) -> dict:
+    """Estimated totals from the sampled blocks (exact when every block was coded)."""
+    sizes, raws, draws = [], [], []
+    compress_s = decompress_s = 0.0
+    uses: Counter = Counter()
+    for t in tensors:
+        for b in t["blocks"]:
+            name = _chosen(b["streams"], order, codec)
+            uses[name or "raw"] += b["draws"]
+            size = b["raw_bytes"]
+            if name is not None:
+                s = b["streams"][name]
+                run = s["codecs"][codec]
+                size = run["bytes"]
+                compress_s += run["compress_s"] + s["prepare_s"]
+                decompress_s += run["decompress_s"] + s["restore_s"]
+            sizes.append(size)
+            raws.append(b["raw_bytes"])
+            draws.append(b["draws"])
+    sizes, raws, draws = np.array(sizes, dtype=np.float64), np.array(raws, dtype=np.float64), np.array(draws)
+    census = sampling["design"] == "census"
+    if census:
+        size, ci = float(sizes.sum()), None
+    else:
+        per_byte = sizes / raws
+        size = raw * float((per_byte * draws).sum() / draws.sum())
+        ci = ratio_interval(per_byte, draws)
+    scale = raw / raws.sum() if raws.size else 0.0  # per-core speed on the blocks, for the whole checkpoint
+    return _entry(raw, size, ci, scale * compress_s, scale * decompress_s, uses, "full" if census else "sampled",
+                  int(draws.sum()))
+
+
+def ratio_interval(per_byte: np.ndarray, draws: np.ndarray) -> list[float] | None:
+    """95% interval of raw/compressed = 1 / mean(y) from the draws (``per_byte[j]`` drawn
+    ``draws[j]`` times): the Student-t interval of the mean of independent draws, mean(y) +-
+    t(0.975, n-1) * s / sqrt(n), mapped through 1/y (monotone, so the coverage is kept).
+    None for fewer than two draws."""
+    sample = np.repeat(per_byte, draws)
+    n = sample.size
+    if n < 2:
+        return None
+    mean, half = float(sample.mean()), t975(n - 1) * float(sample.std(ddof=1)) / math.sqrt(n)
+    return [1 / (mean + half), 1 / (mean - half) if mean > half else math.inf]
+
+
+def t975(df: int) -> float:
+    """The 0.975 quantile of Student's t with ``df`` degrees of freedom: exact for df 1 and 2
+    (closed forms), else from the normal quantile by the Cornish-Fisher expansion (Abramowitz
+    and Stegun, "Handbook of Mathematical Functions", 1964, 26.7.5), within 0.004 of the exact
+    value at df = 3 (3.179 for 3.182) and 0.001 from df = 5. scipy is not a dependency here."""
+    if df == 1:
+        return math.tan(0.475 * math.pi)
+    if df == 2:
+        return 0.95 * math.sqrt(2 / (4 * 0.975 * 0.025))
+    z = 1.959964
+    return (z + (z**3 + z) / (4 * df) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2)
+            + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * df**3)
+            + (79 * z**9 + 776 * z**7 + 1482 * z**5 - 1920 * z**3 - 945 * z) / (92160 * df**4))
+
+
+def _entry(raw: int, size: float, ci: list[float] | None, compress_s: float, decompress_s: float, uses: Counter,
+           mode: str, blocks: int | None) -> dict:
+    return {
+        "bytes": size,
+        "ratio": raw / size if size else None,
+        "ratio_ci95": ci,
+        "mode": mode,
+        "blocks": blocks,
+        "compress_s": compress_s,
+        "decompress_s": decompress_s,
+        "compress_MBps": _mbps(raw, compress_s),
+        "decompress_MBps": _mbps(raw, decompress_s),
+        "uses": dict(uses),
+    }
 
 
 def _stream_name(t: dict, order: tuple[str, ...]) -> str:
@@ -169,7 +251,7 @@ def _table(header: list[str], rows: list[list[str]], markdown: bool) -> str:
 def headline(summary: dict) -> str:
     """One line saying what was measured."""
     dtypes = ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in summary["dtypes"].items())
-    mode = "sampled ({:.1%} of the bytes read)".format(summary["read_bytes"] / summary["raw_bytes"]) if summary["sampled"] else "full run"
+    mode = sampling_text(summary)
     extra = ""
     if summary["zero_fraction"] is not None and summary["zero_fraction"] >= 0.01:
         extra += f", {summary['zero_fraction']:.1%} zeros in float tensors"
@@ -184,12 +266,32 @@ def headline(summary: dict) -> str:
     return f"{summary['label']}: {summary['raw_bytes'] / 1e6:.1f} MB in {summary['tensors']} tensors ({dtypes}){extra}; {mode}"
 
 
+def sampling_text(summary: dict) -> str:
+    """How the codecs were measured: which ones on every byte, which on sampled blocks."""
+    sampling = summary["sampling"]
+    if sampling is None:
+        return "full run: every codec on every byte"
+    codecs = ", ".join(sampling["codecs"])
+    if sampling["design"] == "census":
+        return f"full run: every codec on every byte ({codecs}: on every one of the {sampling['chunks_in_checkpoint']} chunks)"
+    share = sampling["sampled_bytes"] / summary["raw_bytes"]
+    return (f"{codecs} sampled: {sampling['draws']} draws of chunks (up to {sampling['chunk_mib']} MiB) from the whole "
+            f"checkpoint ({share:.1%} of the bytes), 95% t-intervals; every other codec on every byte")
+
+
+def measured(entry: dict) -> str:
+    """``"full"`` or ``"sampled, N blocks"`` for one codec's totals."""
+    return "full" if entry["mode"] == "full" else f"sampled, {entry['blocks']} blocks"
+
+
 def ratio_table(summary: dict, markdown: bool = False) -> str:
-    """Rows: codecs, then the order-0 entropy bound; columns: representations."""
+    """Rows: codecs, then the order-0 entropy bound; columns: representations, and how the
+    codec was measured."""
     reps = summary["representations"]
-    header = ["codec", *reps]
-    rows = [[codec, *(_fmt_ratio(reps[r]["codecs"][codec]) for r in reps)] for codec in reps["plain"]["codecs"]]
-    rows.append(["entropy bound", *(_fmt(reps[r]["entropy_ratio"], ".3f") for r in reps)])
+    header = ["codec", *reps, "measured"]
+    rows = [[codec, *(_fmt_ratio(reps[r]["codecs"][codec]) for r in reps), measured(reps["plain"]["codecs"][codec])]
+            for codec in reps["plain"]["codecs"]]
+    rows.append(["entropy bound", *(_fmt(reps[r]["entropy_ratio"], ".3f") for r in reps), "full"])
     return _table(header, rows, markdown)
 
 
@@ -200,7 +302,8 @@ def speed_table(summary: dict, loads: dict[str, dict], markdown: bool = False) -
     """
     rows_in = best_codec_rows(summary)
     bandwidths = next(iter(loads.values()))["load_s"].keys() if loads else []
-    header = ["codec", "layout", "ratio", "compress MB/s", "decompress MB/s", "pays off below", *(f"load @ {b}" for b in bandwidths)]
+    header = ["codec", "layout", "ratio", "measured", "compress MB/s", "decompress MB/s", "pays off below",
+              *(f"load @ {b}" for b in bandwidths)]
     rows = []
     for row in rows_in:
         load = loads[row["codec"]]
@@ -209,6 +312,7 @@ def speed_table(summary: dict, loads: dict[str, dict], markdown: bool = False) -
                 row["codec"],
                 row["representation"],
                 _fmt_ratio(row),
+                measured(row),
                 _fmt(row["compress_MBps"], ",.1f"),
                 _fmt(row["decompress_MBps"], ",.1f"),
                 load["breakeven_text"],
@@ -223,7 +327,8 @@ def comparison_table(summaries: list[dict], markdown: bool = False) -> str:
     columns the codecs' ratios, the raw size, and the order-0 bounds (of the representation's
     byte streams, and of whole values where known)."""
     codecs = list(summaries[0]["representations"]["plain"]["codecs"])
-    header = ["model", "layout", "raw MB", *codecs, "entropy bound", "value bound"]
+    sampled = {c for s in summaries for c, e in s["representations"]["plain"]["codecs"].items() if e["mode"] == "sampled"}
+    header = ["model", "layout", "raw MB", *(f"{c} (sampled)" if c in sampled else c for c in codecs), "entropy bound", "value bound"]
     rows = []
     for s in summaries:
         value_bound = _fmt(s["raw_bytes"] / s["value_entropy_bytes"] if s["value_entropy_bytes"] else None, ".3f")
@@ -249,35 +354,45 @@ def write_json(path, payload: dict) -> None:
 
 
 def totals_csv(summaries: list[dict], loads: list[dict[str, dict]] | None = None) -> str:
-    """One row per (model, representation, codec)."""
+    """One row per (model, representation, codec); ``measured`` is ``full`` or ``sampled``
+    (``blocks`` draws, the interval in ``ratio_ci95_*``)."""
     buf = io.StringIO()
     out = csv.writer(buf)
-    out.writerow(["model", "representation", "codec", "raw_bytes", "compressed_bytes", "ratio", "ratio_ci95_low",
-                  "ratio_ci95_high", "compress_MBps", "decompress_MBps", "entropy_bound_ratio", "breakeven_Bps"])
+    out.writerow(["model", "representation", "codec", "measured", "blocks", "raw_bytes", "compressed_bytes", "ratio",
+                  "ratio_ci95_low", "ratio_ci95_high", "compress_MBps", "decompress_MBps", "entropy_bound_ratio",
+                  "breakeven_Bps"])
     for i, s in enumerate(summaries):
         for rep, r in s["representations"].items():
             for codec, c in r["codecs"].items():
                 ci = c["ratio_ci95"] or [None, None]
                 breakeven = loads[i][rep][codec]["breakeven_Bps"] if loads else None
-                out.writerow([s["label"], rep, codec, s["raw_bytes"], round(c["bytes"]), c["ratio"], ci[0], ci[1],
-                              c["compress_MBps"], c["decompress_MBps"], r["entropy_ratio"], breakeven])
+                out.writerow([s["label"], rep, codec, c["mode"], c["blocks"], s["raw_bytes"], round(c["bytes"]), c["ratio"],
+                              ci[0], ci[1], c["compress_MBps"], c["decompress_MBps"], r["entropy_ratio"], breakeven])
     return buf.getvalue()
 
 
 def tensors_csv(analyses: list[dict]) -> str:
-    """One row per (model, tensor, stream, codec), with the per-part entropy."""
+    """One row per (model, tensor, unit, stream, codec): ``unit`` is ``all`` for the full
+    pass (with the per-part entropy) or ``rows A-B`` for a sampled block (drawn ``draws``
+    times)."""
     buf = io.StringIO()
     out = csv.writer(buf)
-    out.writerow(["model", "file", "tensor", "dtype", "shape", "kind", "raw_bytes", "sampled", "zero_fraction",
-                  "nm_pattern", "stream", "stream_entropy_bytes", "codec", "compressed_bytes", "stderr", "compress_s",
+    out.writerow(["model", "file", "tensor", "dtype", "shape", "kind", "raw_bytes", "zero_fraction", "nm_pattern", "unit",
+                  "draws", "unit_bytes", "stream", "stream_entropy_bytes", "codec", "compressed_bytes", "compress_s",
                   "decompress_s", "parts_entropy_bits"])
     for a in analyses:
         for t in a["tensors"]:
+            head = [a["label"], t["file"], t["name"], t["dtype"], "x".join(map(str, t["shape"])), t["kind"], t["raw_bytes"],
+                    t["zero_fraction"], t["nm_pattern"]]
             for name, s in t["streams"].items():
                 parts = ";".join(f"{p}={v['entropy_bits']:.4f}" for p, v in s["parts"].items())
                 for codec, c in s["codecs"].items():
-                    out.writerow([a["label"], t["file"], t["name"], t["dtype"], "x".join(map(str, t["shape"])), t["kind"],
-                                  t["raw_bytes"], t["sampled"], t["zero_fraction"], t["nm_pattern"], name,
-                                  round(s["entropy_bytes"]), codec, round(c["bytes"]), c["stderr"], c["compress_s"],
-                                  c["decompress_s"], parts])
+                    out.writerow([*head, "all", "", t["raw_bytes"], name, round(s["entropy_bytes"]), codec, c["bytes"],
+                                  c["compress_s"], c["decompress_s"], parts])
+            for b in t["blocks"]:
+                unit = f"rows {b['first_row']}-{b['first_row'] + b['rows'] - 1}"
+                for name, s in b["streams"].items():
+                    for codec, c in s["codecs"].items():
+                        out.writerow([*head, unit, b["draws"], b["raw_bytes"], name, "", codec, c["bytes"],
+                                      c["compress_s"], c["decompress_s"], ""])
     return buf.getvalue()
