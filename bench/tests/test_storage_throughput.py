@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-import runpy
-from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "storage_throughput.py"
+from bench import storage_throughput
+
+pytestmark = pytest.mark.bench
 
 
 def test_benchmark_smoke_mode(tiny_model_dir, tmp_path, capsys):
-    bench = runpy.run_path(str(BENCH), run_name="storage_bench")
+    bench = vars(storage_throughput)
     out = tmp_path / "bench.json"
     assert bench["main"](["--smoke", str(tiny_model_dir), "--workers", "2", "--json", str(out)]) == 0
     text = capsys.readouterr().out
@@ -37,7 +37,7 @@ def test_benchmark_smoke_mode(tiny_model_dir, tmp_path, capsys):
 
 
 def test_benchmark_runs_only_the_parts_asked_for(tiny_model_dir, tmp_path, capsys):
-    bench = runpy.run_path(str(BENCH), run_name="storage_bench")
+    bench = vars(storage_throughput)
     out = tmp_path / "bench.json"
     assert bench["main"](["--smoke", str(tiny_model_dir), "--parts", "scaling", "--scaling-workers", "2",
                           "--json", str(out)]) == 0
