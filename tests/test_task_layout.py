@@ -43,6 +43,7 @@ task: {TASK}
 custom_dataset: !function kick_tasks.{FOLDER}.utils.load_docs
 test_split: test
 output_type: generate_until
+num_fewshot: 0
 doc_to_text: !function kick_tasks.{FOLDER}.utils.prompt
 doc_to_target: answer
 generation_kwargs:
