@@ -21,7 +21,10 @@ from typing import Any
 
 from kick_core.values import cast, parse_bool
 
-__all__ = ["CALIBRATION_OPTIONS", "CALIBRATION_SOURCES", "RECIPE_OPTIONS", "Option", "options"]
+__all__ = [
+    "CALIBRATION_OPTIONS", "CALIBRATION_SOURCES", "PRESETS", "PRESET_OPTIONS", "RECIPE_OPTIONS", "Option",
+    "expand_preset", "options",
+]
 
 # Calibration sources known by name; anything else must be a path to a text or JSON file.
 CALIBRATION_SOURCES = ("c4", "wikitext2", "builtin", "random")
@@ -139,10 +142,52 @@ RECIPE_OPTIONS = options(
 )
 
 CALIBRATION_OPTIONS = options(
-    Option("calibration", str, "calibration text for the methods that need it: `c4` (hub, as the reference), "
+    Option("calibration", str, "calibration text for the methods that need it: `c4` (hub, as the reference's "
+           "Wanda and SparseGPT; its GPTQ used `wikitext2`, see `preset`), "
            "`wikitext2` (hub), `builtin` (English text shipped with llm-kick), `random` (token ids, for speed "
            "tests), or a local `.txt` / `.jsonl` / `.json` file", "c4"),
     Option("nsamples", int, "calibration sequences", 128, minimum=1),
     Option("seqlen", int, "calibration tokens per sequence", 2048, minimum=1),
     Option("seed", int, "calibration sampling seed", 0, minimum=0),
 )
+
+# Named settings of recipe and calibration keys. A preset only fills keys in: a key the user
+# also gives must agree with it (a run named after the reference must be the reference's),
+# and keys it leaves out (``bits``, ``ignore``, ...) stay the user's.
+PRESETS: dict[str, dict[str, Any]] = {
+    # GPTQ_experiment/llama.py of VITA-Group/llm-kick as its scripts ran it: --dataset wikitext2
+    # (128 windows of 2,048 tokens, seed 0), --groupsize 128, no --sym (asymmetric), no
+    # --act-order; the bits (--wbits) are the run's own.
+    "reference-gptq": {
+        "method": "gptq", "group_size": 128, "symmetric": False, "act_order": False,
+        "calibration": "wikitext2", "nsamples": 128, "seqlen": 2048, "seed": 0,
+    },
+}
+
+PRESET_OPTIONS = options(
+    Option("preset", str, "named settings: `reference-gptq` = the LLM-KICK reference's GPTQ run (`method=gptq`, "
+           "`group_size=128`, `symmetric=false`, `act_order=false`, `calibration=wikitext2`, `nsamples=128`, "
+           "`seqlen=2048`, `seed=0`; give `bits`); a key also given must agree with it", unset=None),
+)
+
+
+def expand_preset(args: dict[str, Any]) -> dict[str, Any]:
+    """``args`` with its ``preset`` key replaced by the preset's keys.
+
+    A key given in ``args`` as well must mean the same value (both parsed by its
+    :class:`Option`), else ValueError naming the key, both values and the way out.
+    """
+    name = PRESET_OPTIONS["preset"].parse(args.get("preset"))
+    rest = {key: value for key, value in args.items() if key != "preset"}
+    if name is None:
+        return rest
+    if name not in PRESETS:
+        raise ValueError(f"preset={name!r} is not known: allowed {sorted(PRESETS)}")
+    declared = {**RECIPE_OPTIONS, **CALIBRATION_OPTIONS}
+    for key, value in PRESETS[name].items():
+        if key in rest and declared[key].parse(rest[key]) != declared[key].parse(value):
+            raise ValueError(
+                f"{key}={rest[key]!r} contradicts preset={name} ({key}={describe(value)}): drop {key} to run "
+                f"the preset, or drop preset and give every key yourself"
+            )
+    return {**rest, **PRESETS[name]}

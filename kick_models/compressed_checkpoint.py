@@ -11,7 +11,7 @@ import gc
 from pathlib import Path
 from typing import Any
 
-from compressors.options import CALIBRATION_OPTIONS, RECIPE_OPTIONS
+from compressors.options import CALIBRATION_OPTIONS, RECIPE_OPTIONS, expand_preset
 from kick_core.provenance import library_versions
 from kick_models.checkpoint_cache import CacheEntry, CheckpointCache
 
@@ -21,11 +21,13 @@ CALIBRATION_KEYS = tuple(CALIBRATION_OPTIONS)
 
 
 def split_model_args(kwargs: dict[str, Any]):
-    """Pop the recipe and calibration keys out of ``kwargs`` (lm-eval ``--model_args``);
-    return the validated ``(Recipe, CalibrationConfig)``."""
+    """Pop the recipe and calibration keys out of ``kwargs`` (lm-eval ``--model_args``), a
+    ``preset`` expanded into its keys; return the validated ``(Recipe, CalibrationConfig)``."""
     from compressors.calibration import CalibrationConfig
     from compressors.recipe import Recipe
 
+    if "preset" in kwargs:
+        kwargs.update(expand_preset({"preset": kwargs.pop("preset"), **kwargs}))
     recipe_args = {k: kwargs.pop(k) for k in RECIPE_KEYS if k in kwargs}
     calibration_args = {k: kwargs.pop(k) for k in CALIBRATION_KEYS if k in kwargs}
     return Recipe.from_args(**recipe_args), CalibrationConfig.from_args(**calibration_args)

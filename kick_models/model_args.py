@@ -2,7 +2,7 @@
 
 lm-eval's ``hf`` model forwards unknown keys to ``from_pretrained``, where a typo fails far
 from its cause, or not at all. ``kick`` accepts its own keys (:data:`KICK_OPTIONS`: the recipe
-and calibration keys of :mod:`compressors.options` and the model keys below), the keys of
+and calibration keys and ``preset`` of :mod:`compressors.options` and the model keys below), the keys of
 lm-eval's ``HFLM`` (constructor and ``_create_model``) and a few common ``from_pretrained``
 options, and rejects anything else with one line that names the key and the allowed ones.
 :func:`markdown_table` and :func:`help_text` render :data:`KICK_OPTIONS` for the README and
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import inspect
 
-from compressors.options import CALIBRATION_OPTIONS, RECIPE_OPTIONS, Option, options
+from compressors.options import CALIBRATION_OPTIONS, PRESET_OPTIONS, RECIPE_OPTIONS, Option, options
 
 # Keys of KickLM itself: where the checkpoint is cached or exported and how the model runs.
 MODEL_OPTIONS = options(
@@ -29,7 +29,7 @@ MODEL_OPTIONS = options(
            "uses the flash / memory-efficient kernels", False),
 )
 
-KICK_OPTIONS: dict[str, Option] = {**RECIPE_OPTIONS, **CALIBRATION_OPTIONS, **MODEL_OPTIONS}
+KICK_OPTIONS: dict[str, Option] = {**RECIPE_OPTIONS, **CALIBRATION_OPTIONS, **PRESET_OPTIONS, **MODEL_OPTIONS}
 
 FROM_PRETRAINED_ARGS = {"attn_implementation", "device_map", "low_cpu_mem_usage", "use_safetensors", "local_files_only"}
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from compressors.options import CALIBRATION_OPTIONS, RECIPE_OPTIONS
+from compressors.options import CALIBRATION_OPTIONS, PRESET_OPTIONS, RECIPE_OPTIONS
 from kick_core.provenance import RECIPE_FILE
 from kick_models.model_args import KICK_OPTIONS, MODEL_OPTIONS, check_keys, markdown_table
 
@@ -38,7 +38,7 @@ def test_readme_table_is_the_declaration():
 def test_kick_keys_are_recipe_calibration_and_kicklm_arguments():
     from kick_models.kick_lm import KickLM
 
-    assert list(KICK_OPTIONS) == [*RECIPE_OPTIONS, *CALIBRATION_OPTIONS, *MODEL_OPTIONS]
+    assert list(KICK_OPTIONS) == [*RECIPE_OPTIONS, *CALIBRATION_OPTIONS, *PRESET_OPTIONS, *MODEL_OPTIONS]
     own = [name for name, p in inspect.signature(KickLM.__init__).parameters.items()
            if p.kind is p.POSITIONAL_OR_KEYWORD and name not in ("self", "pretrained")]
     assert own == list(MODEL_OPTIONS)
