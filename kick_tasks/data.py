@@ -11,6 +11,7 @@ reads only its own entries (see each task's README)::
 
     mmlu/dev/<subject>_dev.csv, mmlu/test/<subject>_test.csv   (no header; question,A,B,C,D,answer)
     freebaseqa/FreebaseQA-eval.json                           (official FreebaseQA JSON)
+    freebaseqa/FreebaseQA-train.json                          (the same schema; kick_reference_factoid_qa)
     triviaqa/rc_with_context.jsonl                            (question, answer_aliases, context)
     kick_summarization/questions.jsonl                        (question_id, text)
     kick_conversation/questions.jsonl                         (question_id, category, text)
