@@ -5,15 +5,15 @@ from __future__ import annotations
 import io
 import os
 
-import matplotlib
+import matplotlib.ticker
+import numpy as np
+# Figures built directly (no pyplot): saving to a file needs no GUI backend, and importing this
+# module leaves the process's matplotlib backend as it was.
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")  # files only; never needs a display
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from compressors.storage.loadtime import breakeven_bandwidth, format_bandwidth, load_time  # noqa: E402
-from kick_core.atomic import atomic_write_bytes  # noqa: E402
-from compressors.storage.report import best_codec_rows  # noqa: E402
+from compressors.storage.loadtime import breakeven_bandwidth, format_bandwidth, load_time
+from compressors.storage.report import best_codec_rows
+from kick_core.atomic import atomic_write_bytes
 
 
 def plot_load_time(summary: dict, path: str | os.PathLike, threads: int = 1, span: tuple[float, float] = (1e7, 1e11)) -> None:
@@ -21,7 +21,8 @@ def plot_load_time(summary: dict, path: str | os.PathLike, threads: int = 1, spa
     its best representation, with each codec's break-even bandwidth marked."""
     bw = np.logspace(np.log10(span[0]), np.log10(span[1]), 200)
     raw = summary["raw_bytes"]
-    fig, ax = plt.subplots(figsize=(8, 5))
+    fig = Figure(figsize=(8, 5))
+    ax = fig.subplots()
     ax.plot(bw, raw / bw, color="black", lw=2, label="raw (no codec)")
     for row in best_codec_rows(summary):
         if row["codec"] == "none":
@@ -43,7 +44,8 @@ def plot_ratios(summaries: list[dict], path: str | os.PathLike, representation: 
     entropy bound of that representation as a dashed line over each group."""
     codecs = [c for c in summaries[0]["representations"]["plain"]["codecs"] if c != "none"]
     width = 0.8 / max(1, len(codecs))
-    fig, ax = plt.subplots(figsize=(max(6, 1.8 * len(summaries) + 2), 4.5))
+    fig = Figure(figsize=(max(6, 1.8 * len(summaries) + 2), 4.5))
+    ax = fig.subplots()
     for j, codec in enumerate(codecs):
         ratios = [_rep(s, representation)["codecs"][codec]["ratio"] or 0 for s in summaries]
         ax.bar(np.arange(len(summaries)) + (j - (len(codecs) - 1) / 2) * width, ratios, width, label=codec)
@@ -68,5 +70,4 @@ def _save(fig, path) -> None:
     buf = io.BytesIO()
     fig.tight_layout()
     fig.savefig(buf, format="png", dpi=120)
-    plt.close(fig)
     atomic_write_bytes(path, buf.getvalue())
