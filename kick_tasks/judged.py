@@ -11,13 +11,23 @@ How this fits lm-eval's flow:
    :func:`read_questions`, resolves the reference answers (:func:`reference_answers`) and the
    judge settings (:func:`judge_json`) once, and stores them in every doc (the settings as
    JSON, without the API key);
-2. the model answers with ``generate_until`` (greedy);
-3. :func:`process_results` computes the ROUGE proxies per sample and hands each judged metric
-   the sample's (task, reference, candidate) item, unjudged: judging one sample at a time
-   there would be sequential;
-4. the judged metrics' aggregations (:func:`judge_score_rel` and friends) receive the list of
-   items and judge them all at once, concurrently, through the on-disk cache. Every judged
-   metric of a task judges the same pairs: the first one pays, the others read the cache.
+2. the model answers with ``generate_until``;
+3. :class:`JudgedTask` judges every (reference, candidate) pair of the task at once,
+   concurrently, through the on-disk cache, right after lm-eval's filters and before it scores
+   the samples one by one (judging one sample at a time would be sequential);
+4. :func:`process_results` computes the ROUGE proxies per sample and reads the sample's
+   judgment back from the cache: the absolute 1-10 scores of the candidate and of the
+   reference (the paper's units: ``judge_score``, ``judge_score_ref`` and, for summaries,
+   ``<criterion>_score`` and ``<criterion>_score_ref``) are per-sample values that lm-eval
+   averages with its own ``mean``, standard error included; a sample whose judgment is
+   unreadable has none (left out, never 0). It also hands each ratio metric the sample's
+   (task, reference, candidate) item;
+5. the ratio metrics' aggregations (:func:`judge_score_rel` and friends) receive the list of
+   items and read their judgments from the cache (they judge whatever is missing, should the
+   task run without :class:`JudgedTask`).
+
+Instruction following also reports ``unique_tokens`` (and ``unique_tokens_ref`` for the
+reference answer): see :func:`unique_tokens`.
 
 With no judge configured the judged metrics are not produced; the tasks report only the ROUGE
 proxies (``rouge1_proxy`` ...: n-gram overlap with the reference answer, a much weaker signal)
@@ -36,13 +46,17 @@ from __future__ import annotations
 import glob
 import json
 import logging
+import re
 from collections.abc import Callable
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
+from lm_eval.api.task import ConfigurableTask
+
 from kick_tasks import data
 from kick_tasks.judge import (
+    RUBRICS,
     SUMMARY_CRITERIA,
     ChatClient,
     JudgeConfig,
@@ -51,6 +65,7 @@ from kick_tasks.judge import (
     invalid_count,
     judge_config,
     judge_pairs,
+    mean_scores,
     relative_score,
 )
 
@@ -178,8 +193,49 @@ def _rouge():
     return rouge_scorer.RougeScorer(list(PROXIES), use_stemmer=True)
 
 
+_WORD = re.compile(r"\w+")
+
+
+def unique_tokens(text: str) -> int:
+    """Distinct word tokens of one answer: maximal runs of Unicode letters, digits and ``_``
+    (the regex ``\\w+``) after lower-casing; punctuation and white space are no tokens.
+
+    LLM-KICK's Fig. 6c counts the unique tokens of the instruction-following answers to show
+    that compressed models' answers grow repetitive; its reference code holds no counting
+    script, so the tokenisation is ours. The model's tokenizer is not available to a metric
+    (and would make counts incomparable across model families), hence word tokens.
+    """
+    return len(set(_WORD.findall(text.lower())))
+
+
+def _scores_summary(rubric: str) -> bool:
+    """Whether ``rubric`` scores the four summary criteria (ours or the reference's wording)."""
+    return RUBRICS[rubric].criteria == SUMMARY_CRITERIA
+
+
+def _judge_item(doc: dict[str, Any], candidate: str) -> dict[str, Any]:
+    return {
+        "rubric": doc["rubric"], "question": doc["prompt"], "reference": doc["reference"],
+        "candidate": candidate, "judge": doc["judge"],
+    }
+
+
+def _absolute_scores(item: dict[str, Any]) -> dict[str, float]:
+    """The sample's absolute judge scores, or nothing when its judgment is unreadable."""
+    (verdict,) = _verdicts([item], warn_unreadable=False)
+    overall = mean_scores(verdict)
+    if overall is None:
+        return {}
+    out = {"judge_score": overall[0], "judge_score_ref": overall[1]}
+    if _scores_summary(item["rubric"]):
+        for index, criterion in enumerate(SUMMARY_CRITERIA):
+            out[f"{criterion}_score"], out[f"{criterion}_score_ref"] = mean_scores(verdict, index)
+    return out
+
+
 def process_results(doc: dict[str, Any], results: list[str]) -> dict[str, Any]:
-    """ROUGE proxies of one answer, and its judge item for each judged metric (see module doc)."""
+    """ROUGE proxies, unique tokens and judge scores of one answer, and its judge item for each
+    ratio metric (see module doc)."""
     candidate = results[0].strip()
     if doc["reference"] is None:
         raise data.KickDataError(
@@ -187,26 +243,54 @@ def process_results(doc: dict[str, Any], results: list[str]) -> dict[str, Any]:
         )
     scores = _rouge().score(doc["reference"], candidate)
     out: dict[str, Any] = {f"{name}_proxy": scores[name].fmeasure for name in PROXIES}
+    summary = _scores_summary(doc["rubric"])
+    if not summary:
+        out.update(unique_tokens=unique_tokens(candidate), unique_tokens_ref=unique_tokens(doc["reference"]))
     if doc["judge"]:
-        item = {
-            "rubric": doc["rubric"], "question": doc["prompt"], "reference": doc["reference"],
-            "candidate": candidate, "judge": doc["judge"],
-        }
+        item = _judge_item(doc, candidate)
         names = ["judge_score_rel", "judge_invalid"]
-        if doc["rubric"] == "summary":
+        if summary:
             names += [f"{c}_rel" for c in SUMMARY_CRITERIA]
         if JudgeConfig.from_json(doc["judge"]).both_orders:
             names.append("judge_order_disagree")
         out.update({name: item for name in names})
+        out.update(_absolute_scores(item))
     return out
 
 
-def _verdicts(items: list[dict[str, Any]]):
+class JudgedTask(ConfigurableTask):
+    """lm-eval's generation task that judges all of its answers at once, before scoring.
+
+    lm-eval scores samples one at a time (``process_results``) right after applying the
+    filters; judging there would send one request at a time. Judging every pair here, in one
+    concurrent batch, fills the cache that ``process_results`` then reads per sample.
+    """
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        # lm-eval hands Python tasks their whole YAML, including the `class` key itself.
+        super().__init__(config={key: value for key, value in config.items() if key != "class"})
+
+    def apply_filters(self):
+        filtered = super().apply_filters()
+        items = [
+            _judge_item(instance.doc, response.strip())
+            for instance in self.instances
+            if instance.doc["judge"] and instance.doc["reference"] is not None
+            for response in instance.filtered_resps.values()
+        ]
+        if items:
+            _verdicts(items)
+        return filtered
+
+
+def _verdicts(items: list[dict[str, Any]], warn_unreadable: bool = True):
     configs = {item["judge"] for item in items}
     if len(configs) != 1:
         raise ValueError(f"one task's samples carry {len(configs)} different judge settings")
     pairs = [Pair(i["rubric"], i["question"], i["reference"], i["candidate"]) for i in items]
-    return judge_pairs(pairs, JudgeConfig.from_json(configs.pop()))
+    return judge_pairs(
+        pairs, JudgeConfig.from_json(configs.pop()), progress=warn_unreadable, warn_unreadable=warn_unreadable
+    )
 
 
 def judge_score_rel(items: list[dict[str, Any]]) -> float:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import glob
 import json
+import math
 import os
 import re
 import socket
+import statistics
 import subprocess
 import sys
 from collections import Counter
@@ -86,9 +88,10 @@ def evaluate(model_dir, tasks, metadata, **kwargs):
     from lm_eval.tasks import TaskManager
 
     manager = TaskManager(include_defaults=False, include_path=str(KICK_TASKS), metadata=metadata)
+    kwargs.setdefault("bootstrap_iters", 0)
     return lm_eval.simple_evaluate(
         model="hf", model_args=f"pretrained={model_dir},device=cpu,dtype=float32", tasks=tasks,
-        task_manager=manager, gen_kwargs="max_gen_toks=12", bootstrap_iters=0, **kwargs,
+        task_manager=manager, gen_kwargs="max_gen_toks=12", **kwargs,
     )
 
 
@@ -160,8 +163,9 @@ def test_without_judge_reports_rouge_proxies_and_says_so_once(tiny_model_dir, ki
     results = evaluate(tiny_model_dir, ["kick_summarization", "kick_instruction"], {"data_dir": str(kick_data)}, limit=2)
     for task in ["kick_summarization_small", "kick_summarization_large", "kick_instruction", "kick_summarization"]:
         metrics = {k.split(",")[0] for k in results["results"][task] if "," in k and "stderr" not in k}
-        assert metrics == {"rouge1_proxy", "rouge2_proxy", "rougeL_proxy"}, task
-        assert all(0.0 <= results["results"][task][f"{m},none"] <= 1.0 for m in metrics)
+        proxies = {"rouge1_proxy", "rouge2_proxy", "rougeL_proxy"}
+        assert metrics - {"unique_tokens", "unique_tokens_ref"} == proxies, task
+        assert all(0.0 <= results["results"][task][f"{m},none"] <= 1.0 for m in proxies)
     assert caplog.text.count("no LLM judge configured") == 1
 
 
@@ -193,10 +197,56 @@ def test_judged_scores_match_the_stand_in_and_rerun_is_free(tiny_model_dir, kick
             assert results[task][f"{criterion}_rel,none"] == pytest.approx(value)
         assert results[task]["judge_score_rel,none"] == pytest.approx(overall)
         assert results[task]["judge_invalid,none"] == 0 and results[task]["judge_order_disagree,none"] == 0
+        # The paper's units: each side's absolute scores, averaged over the stories.
+        cand = [criterion_scores(x["filtered_resps"][0].strip(), 4) for x in samples[task]]
+        ref = [criterion_scores(x["doc"]["reference"], 4) for x in samples[task]]
+        for side, rows in (("", cand), ("_ref", ref)):
+            for i, criterion in enumerate(("coherence", "consistency", "fluency", "relevance")):
+                assert results[task][f"{criterion}_score{side},none"] == pytest.approx(sum(r[i] for r in rows) / len(rows))
+            assert results[task][f"judge_score{side},none"] == pytest.approx(sum(sum(r) / 4 for r in rows) / len(rows))
     groups = [results[f"kick_summarization_{g}"]["judge_score_rel,none"] for g in LENGTH_GROUPS]
     assert results["kick_summarization"]["judge_score_rel,none"] == pytest.approx(sum(groups) / 3)
     _, overall = expected_relative(samples["kick_instruction"], 1)
     assert results["kick_instruction"]["judge_score_rel,none"] == pytest.approx(overall)
+
+
+def first_line_scores(reply: str) -> tuple[float, float] | None:
+    """Assistant 1's and 2's score from a one-criterion reply of the stand-in, None if it has none."""
+    first = reply.split("\n")[0].split()
+    return (float(first[0]), float(first[1])) if len(first) == 2 and all(x.isdigit() for x in first) else None
+
+
+def test_absolute_scores_are_the_means_of_the_judge_replies_with_stderr(tiny_model_dir, kick_data, tmp_path):
+    """One order, a judge biased 2 points towards Assistant 1 (the reference) and a first reply
+    with no scores: the absolute scores are the means of what the replies say, the unreadable
+    pair is left out (not 0), and lm-eval's standard error comes with them."""
+    with StandInJudge(position_bias=2) as server:
+        server.script.append("garbage")
+        metadata = {"data_dir": str(kick_data), "judge_base_url": server.url, "judge_model": "stand-in",
+                    "judge_cache_dir": str(tmp_path), "judge_concurrency": 1, "judge_both_orders": False}
+        out = evaluate(tiny_model_dir, ["kick_instruction"], metadata, limit=4, log_samples=True, bootstrap_iters=100)
+        users = [r["body"]["messages"][-1]["content"] for r in server.requests]
+        replies = ["Scores follow later."] + [server.reply_for(u) for u in users[1:]]
+    assert len(users) == 4
+    pairs = [first_line_scores(r) for r in replies]
+    assert pairs[0] is None and None not in pairs[1:]
+    results = out["results"]["kick_instruction"]
+    for side, column in (("judge_score_ref", 0), ("judge_score", 1)):
+        values = [p[column] for p in pairs[1:]]
+        assert results[f"{side},none"] == pytest.approx(statistics.mean(values))
+        assert results[f"{side}_stderr,none"] == pytest.approx(statistics.stdev(values) / math.sqrt(len(values)))
+    assert results["judge_invalid,none"] == 1
+    assert sum("judge_score" in s for s in out["samples"]["kick_instruction"]) == 3
+    responses = [s["filtered_resps"][0].strip() for s in out["samples"]["kick_instruction"]]
+    assert results["unique_tokens,none"] == pytest.approx(statistics.mean(judged.unique_tokens(r) for r in responses))
+    assert results["unique_tokens_ref,none"] == pytest.approx(statistics.mean(
+        judged.unique_tokens(a) for _, _, a in QUESTIONS))
+
+
+def test_unique_tokens_are_distinct_lower_cased_words():
+    assert judged.unique_tokens("The cat, the CAT; a dog_1 café!") == 5  # the, cat, a, dog_1, café
+    assert judged.unique_tokens("def reverse(s):\n    return s[::-1]") == 5  # def, reverse, s, return, 1
+    assert judged.unique_tokens("  ...  ") == 0
 
 
 def test_judge_down_is_flagged_before_generation_and_stops_the_run(tiny_model_dir, kick_data, tmp_path, caplog):

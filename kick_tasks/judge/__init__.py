@@ -11,7 +11,7 @@
 from .cache import JudgmentCache, judgment_key, open_cache
 from .client import ChatClient, JudgeError, JudgeRequestRejected, JudgeUnavailableError
 from .config import JudgeConfig, JudgeConfigError, judge_config
-from .pairwise import Pair, Verdict, disagreement_rate, invalid_count, judge_pairs, relative_score
+from .pairwise import Pair, Verdict, disagreement_rate, invalid_count, judge_pairs, mean_scores, relative_score
 from .parsing import PairScores, parse_scores
 from .prompts import RUBRICS, SUMMARY_CRITERIA, build_messages, rubric_for
 
@@ -34,6 +34,7 @@ __all__ = [
     "judge_config",
     "judge_pairs",
     "judgment_key",
+    "mean_scores",
     "open_cache",
     "parse_scores",
     "relative_score",
