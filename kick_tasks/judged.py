@@ -33,6 +33,14 @@ With no judge configured the judged metrics are not produced; the tasks report o
 proxies (``rouge1_proxy`` ...: n-gram overlap with the reference answer, a much weaker signal)
 and say once that the judged scores need an endpoint.
 
+Protocols (the loaders' ``protocol`` argument, set by each task's YAML): ``kick`` (ours: our
+judge prompts, both presentation orders, judge temperature as configured) and ``reference``
+(the ``kick_reference_*`` tasks: the reference code's judge prompts, its judge temperature,
+one order with the reference answer as Assistant 1, and a 1,024-token reply budget); see
+:func:`judge_json`. Either protocol can wrap the model's prompt in a FastChat conversation
+template (``--metadata '{"fastchat_template": "vicuna_v1.1"}'``, :func:`model_input`), as the
+reference code prompts its Vicuna models, for models without a chat template of their own.
+
 References (``--metadata '{"reference": ...}'``): each task has a named default (the CNN
 highlights for summarization, the gpt-3.5-turbo answers for instruction; see its README), or
 a path or glob of answer files, for instance the dense model's own answers, the more useful
@@ -43,6 +51,7 @@ and ``text``.
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import json
 import logging
@@ -155,11 +164,32 @@ def _warn_if_unreachable(config: JudgeConfig) -> None:
         )
 
 
-def judge_json(task: str, metadata: dict[str, Any]) -> str:
-    """The judge settings as JSON, or "" (with a one-time notice) when no judge is configured."""
+PROTOCOLS = ("kick", "reference")
+REFERENCE_JUDGE_MAX_TOKENS = 1024  # the reference judge scripts' --max-tokens default
+FASTCHAT_TEMPLATE = "fastchat_template"
+FASTCHAT_INSTALL = "pip install 'llm-kick[fastchat]' (or: pip install --no-deps fschat==0.2.36)"
+
+
+def check_protocol(task: str, protocol: str) -> str:
+    if protocol not in PROTOCOLS:
+        raise data.KickDataError(f"{task}: protocol {protocol!r} is not one of {list(PROTOCOLS)}")
+    return protocol
+
+
+def judge_json(task: str, metadata: dict[str, Any], reference_temperature: float | None = None) -> str:
+    """The judge settings as JSON, or "" (with a one-time notice) when no judge is configured.
+
+    With ``reference_temperature`` (the ``reference`` protocol) the reference judge scripts'
+    own settings replace ``judge_temperature``, ``judge_both_orders`` and ``judge_max_tokens``:
+    that temperature, one order, 1,024 reply tokens. They are the protocol, not defaults.
+    """
     global _told_no_judge
     config = judge_config(metadata)
     if config is not None:
+        if reference_temperature is not None:
+            config = dataclasses.replace(
+                config, temperature=reference_temperature, both_orders=False, max_tokens=REFERENCE_JUDGE_MAX_TOKENS
+            )
         _warn_if_unreachable(config)
         return config.to_json()
     if not _told_no_judge:
@@ -171,6 +201,34 @@ def judge_json(task: str, metadata: dict[str, Any]) -> str:
         )
         _told_no_judge = True
     return ""
+
+
+def model_input(prompt: str, metadata: dict[str, Any]) -> str:
+    """The text the model is given: ``prompt`` alone, or wrapped in the FastChat conversation
+    template named by ``--metadata fastchat_template`` (e.g. ``vicuna_v1.1``).
+
+    The reference code prompts its models through FastChat (``get_conversation_template``:
+    the system line, ``USER: {prompt} ASSISTANT:`` for Vicuna v1.1). The templates are taken
+    from FastChat itself, imported only when asked for; without it this is a one-line error
+    naming the install. Do not combine with ``--apply_chat_template``, which would wrap the
+    result a second time.
+    """
+    name = metadata.get(FASTCHAT_TEMPLATE)
+    if not name:
+        return prompt
+    try:
+        from fastchat.conversation import conv_templates, get_conv_template
+    except ImportError:
+        raise ImportError(f"{FASTCHAT_TEMPLATE}={name!r} needs FastChat: {FASTCHAT_INSTALL}") from None
+    if name not in conv_templates:
+        raise data.KickDataError(
+            f"{FASTCHAT_TEMPLATE}={name!r} is not a FastChat conversation template; e.g. 'vicuna_v1.1' "
+            f"(known: {len(conv_templates)}, see fastchat.conversation)"
+        )
+    conversation = get_conv_template(name)
+    conversation.append_message(conversation.roles[0], prompt)
+    conversation.append_message(conversation.roles[1], None)
+    return conversation.get_prompt()
 
 
 def dataset(docs: list[dict[str, Any]], task: str, reference: str):

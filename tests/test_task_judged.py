@@ -19,6 +19,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import yaml
 from judge_server import StandInJudge, criterion_scores
 
 from kick_tasks import judged
@@ -132,6 +133,12 @@ def test_missing_local_copy_is_a_one_line_error_naming_files_and_switch(tmp_path
 def test_bad_reference_or_group_is_named(kick_data, loader, kwargs, reference, message):
     with pytest.raises(KickDataError, match=message):
         loader(data_dir=str(kick_data), reference=reference, **kwargs)
+
+
+@pytest.mark.parametrize("loader,kwargs", [(load_summarization, {"length": "small"}), (load_instruction, {})])
+def test_unknown_protocol_is_named(kick_data, loader, kwargs):
+    with pytest.raises(KickDataError, match="protocol 'paper' is not one of \\['kick', 'reference'\\]"):
+        loader(data_dir=str(kick_data), protocol="paper", **kwargs)
 
 
 def test_reference_files_answer_lines_or_lm_eval_samples(kick_data, tmp_path):
@@ -311,3 +318,79 @@ def test_real_llm_kick_sets_load_with_their_groups_and_references(shared_data):
     assert len(instruction) == 80 and all(d["reference"] for d in instruction)
     assert len({d["category"] for d in instruction}) == 9
     assert Counter(d["rubric"] for d in instruction) == {"general": 70, "coding": 7, "math": 3}
+
+
+def test_reference_protocol_sends_the_reference_prompts_once_at_its_temperatures(tiny_model_dir, kick_data, tmp_path):
+    """kick_reference_*: highlights left in the prompt, sampling at T=0.7, the reference's judge
+    prompts word for word, its temperatures (0.1 summaries, 0.2 answers), one order with the
+    reference answer as Assistant 1, whatever judge_temperature and judge_both_orders say."""
+    with StandInJudge() as server:
+        metadata = {"data_dir": str(kick_data), "judge_base_url": server.url, "judge_model": "stand-in",
+                    "judge_cache_dir": str(tmp_path), "judge_temperature": 0.5, "judge_both_orders": True}
+        out = evaluate(tiny_model_dir, ["kick_reference_summarization_small", "kick_reference_instruction"],
+                       metadata, limit=2, log_samples=True)
+        bodies = [r["body"] for r in server.requests]
+    assert len(bodies) == 2 + 2  # one order per pair
+    summary = [b for b in bodies if b["messages"][-1]["content"].startswith("[Story]\n")]
+    answers = [b for b in bodies if b["messages"][-1]["content"].startswith("[Question]\n")]
+    assert len(summary) == 2 and len(answers) == 2
+    assert {b["temperature"] for b in summary} == {0.1} and {b["temperature"] for b in answers} == {0.2}
+    assert {b["max_tokens"] for b in bodies} == {1024}
+
+    story_samples = out["samples"]["kick_reference_summarization_small"]
+    first = story_samples[0]
+    group, story, highlights = STORIES[0]
+    full_text = INSTRUCTION + story + "".join("@highlight" + h for h in highlights)
+    context, generation = first["arguments"][0]
+    assert context == full_text  # highlights left in, no template
+    assert generation["do_sample"] is True and generation["temperature"] == 0.7  # max_gen_toks: the test's 12
+    for name in ["summarization/kick_reference_summarization_small.yaml", "instruction/kick_reference_instruction.yaml"]:
+        assert yaml.safe_load((KICK_TASKS / name).read_text())["generation_kwargs"] == {
+            "until": [], "do_sample": True, "temperature": 0.7, "max_gen_toks": 1024}
+    system, user = summary[0]["messages"][0]["content"], summary[0]["messages"][1]["content"]
+    assert system == ("You are a helpful and precise assistant for checking the quality of the summarization "
+                      "of two stories within 150 words.")
+    candidate = first["filtered_resps"][0].strip()
+    assert user == (
+        f"[Story]\n{full_text}\n\n[The Start of Assistant 1's Summary]\n{first['doc']['reference']}\n\n"
+        f"[The End of Assistant 1's Summary]\n\n[The Start of Assistant 2's Answer]\n{candidate}\n\n"
+        "[The End of Assistant 2's Summary]\n\n[System]\nWe would like to request your feedback on the performance "
+        "of two AI assistants in response to the user question displayed above.\nPlease rate the coherence, "
+        "consistency, fluency, and relevance of summary generated. Each assistant receives a score on a scale of 1 "
+        "to 10 for coherence, consistency, fluency and relevance, where a higher score indicates better overall "
+        "performance.\nPlease first output four lines containing only two values indicating the scores for "
+        "Assistant 1 and 2, respectively for each four metrices. The two scores are separated by a space. In the "
+        "subsequent line, please provide a comprehensive explanation of your evaluation, avoiding any potential "
+        "bias and ensuring that the order in which the responses were presented does not affect your judgment.\n\n"
+    )
+    general, coding = sorted((b["messages"][1]["content"] for b in answers), key=lambda u: "coding abilities" in u)
+    assert "rate the helpfulness, relevance, accuracy, level of details, factual information, and length" in general
+    assert coding.startswith(f"[Question]\n{QUESTIONS[1][1]}\n\n[The Start of Assistant 1's Answer]\n{QUESTIONS[1][2]}\n\n")
+    assert "Your task is to evaluate the coding abilities of the above two assistants." in coding
+    assert {b["messages"][0]["content"] for b in answers} == {
+        "You are a helpful and precise assistant for checking the quality of the answer."}
+
+    results = out["results"]
+    cand = [criterion_scores(s["filtered_resps"][0].strip(), 4) for s in story_samples]
+    assert results["kick_reference_summarization_small"]["judge_score,none"] == pytest.approx(
+        statistics.mean(sum(c) / 4 for c in cand))
+    assert "judge_order_disagree,none" not in results["kick_reference_instruction"]
+
+
+def test_fastchat_template_is_optional_and_named_when_missing(kick_data, monkeypatch):
+    monkeypatch.setitem(sys.modules, "fastchat", None)  # as if FastChat were not installed
+    with pytest.raises(ImportError, match=r"fastchat_template='vicuna_v1.1' needs FastChat: pip install .*fschat==0.2.36"):
+        load_instruction(data_dir=str(kick_data), fastchat_template="vicuna_v1.1")
+    assert docs(load_instruction, data_dir=str(kick_data))[0]["input"] == QUESTIONS[0][1]
+
+
+def test_fastchat_vicuna_template_wraps_the_model_prompt_only(kick_data):
+    pytest.importorskip("fastchat.conversation", reason="FastChat not installed (pip install 'llm-kick[fastchat]')")
+    loaded = docs(load_instruction, data_dir=str(kick_data), fastchat_template="vicuna_v1.1", protocol="reference")
+    assert loaded[0]["input"] == (
+        "A chat between a curious user and an artificial intelligence assistant. The assistant gives helpful, "
+        f"detailed, and polite answers to the user's questions. USER: {QUESTIONS[0][1]} ASSISTANT:"
+    )
+    assert loaded[0]["prompt"] == QUESTIONS[0][1]  # the judge still sees the bare question
+    with pytest.raises(KickDataError, match="'vicuna_v9' is not a FastChat conversation template"):
+        load_instruction(data_dir=str(kick_data), fastchat_template="vicuna_v9")
