@@ -1,7 +1,7 @@
 """The LLM judge of LLM-KICK's generative tasks: pairwise 1-10 scores against a reference.
 
 * :mod:`.config`: which endpoint and model (``--metadata judge_*`` or ``KICK_JUDGE_*``);
-* :mod:`.prompts`: our judge prompts, in the reference code's layout;
+* :mod:`.prompts`: our judge prompts in the reference code's layout, and the reference's own;
 * :mod:`.client`: an OpenAI-compatible chat client with retries and back-off;
 * :mod:`.cache`: every judgment on disk, append-only, so runs resume for free;
 * :mod:`.parsing`: scores out of free-text replies (unreadable ones counted, never zeros);
