@@ -330,6 +330,8 @@ class JudgedTask(ConfigurableTask):
 
     def apply_filters(self):
         filtered = super().apply_filters()
+        if not callable(self.config.process_results):  # --predict_only: lm-eval replaced our scoring
+            return filtered
         items = [
             _judge_item(instance.doc, response.strip())
             for instance in self.instances

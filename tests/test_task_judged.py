@@ -318,6 +318,10 @@ def test_real_llm_kick_sets_load_with_their_groups_and_references(shared_data):
     assert len(instruction) == 80 and all(d["reference"] for d in instruction)
     assert len({d["category"] for d in instruction}) == 9
     assert Counter(d["rubric"] for d in instruction) == {"general": 70, "coding": 7, "math": 3}
+    reference = docs(load_summarization, length="mid", data_dir=str(shared_data), protocol="reference")
+    assert all(d["prompt"].count("@highlight") >= 1 and d["rubric"] == "reference_summary" for d in reference)
+    reference = docs(load_instruction, data_dir=str(shared_data), protocol="reference")
+    assert Counter(d["rubric"] for d in reference) == {"reference_general": 70, "reference_coding": 7, "reference_math": 3}
 
 
 def test_reference_protocol_sends_the_reference_prompts_once_at_its_temperatures(tiny_model_dir, kick_data, tmp_path):
@@ -394,3 +398,11 @@ def test_fastchat_vicuna_template_wraps_the_model_prompt_only(kick_data):
     assert loaded[0]["prompt"] == QUESTIONS[0][1]  # the judge still sees the bare question
     with pytest.raises(KickDataError, match="'vicuna_v9' is not a FastChat conversation template"):
         load_instruction(data_dir=str(kick_data), fastchat_template="vicuna_v9")
+
+
+def test_predict_only_asks_the_judge_nothing(tiny_model_dir, kick_data, tmp_path):
+    with StandInJudge() as server:
+        metadata = {"data_dir": str(kick_data), "judge_base_url": server.url, "judge_model": "stand-in",
+                    "judge_cache_dir": str(tmp_path)}
+        evaluate(tiny_model_dir, ["kick_instruction"], metadata, limit=1, predict_only=True, log_samples=True)
+        assert server.requests == []
