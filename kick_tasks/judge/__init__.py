@@ -1,7 +1,7 @@
 """The LLM judge of LLM-KICK's generative tasks: pairwise 1-10 scores against a reference.
 
 * :mod:`.config`: which endpoint and model (``--metadata judge_*`` or ``KICK_JUDGE_*``);
-* :mod:`.prompts`: our judge prompts, in the reference code's layout;
+* :mod:`.prompts`: our judge prompts in the reference code's layout, and the reference's own;
 * :mod:`.client`: an OpenAI-compatible chat client with retries and back-off;
 * :mod:`.cache`: every judgment on disk, append-only, so runs resume for free;
 * :mod:`.parsing`: scores out of free-text replies (unreadable ones counted, never zeros);
@@ -11,7 +11,7 @@
 from .cache import JudgmentCache, judgment_key, open_cache
 from .client import ChatClient, JudgeError, JudgeRequestRejected, JudgeUnavailableError
 from .config import JudgeConfig, JudgeConfigError, judge_config
-from .pairwise import Pair, Verdict, disagreement_rate, invalid_count, judge_pairs, relative_score
+from .pairwise import Pair, Verdict, disagreement_rate, invalid_count, judge_pairs, mean_scores, relative_score
 from .parsing import PairScores, parse_scores
 from .prompts import RUBRICS, SUMMARY_CRITERIA, build_messages, rubric_for
 
@@ -34,6 +34,7 @@ __all__ = [
     "judge_config",
     "judge_pairs",
     "judgment_key",
+    "mean_scores",
     "open_cache",
     "parse_scores",
     "relative_score",

@@ -15,6 +15,9 @@ Every setting has a ``--metadata`` key ``judge_<name>`` and an environment varia
     judge_both_orders  KICK_JUDGE_BOTH_ORDERS  ask each pair twice, order swapped (default true)
     judge_cache_dir    KICK_JUDGE_CACHE_DIR    where judgments are kept (default ~/.cache/llm-kick/judge)
 
+The ``kick_reference_*`` judged tasks fix temperature, both_orders and max_tokens to the
+reference code's values (``kick_tasks.judged.judge_json``).
+
 The API key itself is read only from the environment, by name, at request time: lm-eval
 copies ``--metadata`` into every results file, so a key passed there would be written to
 disk. ``judge_api_key`` in the metadata is therefore refused. Which variable holds the key

@@ -12,8 +12,10 @@ For pair *i* and criterion *c*, with valid orders *O_i* (1 or 2 of them)::
     ref_ic  = mean over o in O_i of the reference's score,   cand_ic likewise
     relative_c = sum_i cand_ic / sum_i ref_ic            (pairs with no valid order left out)
 
-``relative`` over all criteria is the same ratio of the criterion-averaged scores. A pair
-whose every reply is unparseable is left out of the ratios and counted, never scored as 0.
+``relative`` over all criteria is the same ratio of the criterion-averaged scores. The paper's
+own units are the absolute scores: :func:`mean_scores` gives ``(cand_ic, ref_ic)`` of one pair
+(or the criterion averages), whose mean over pairs is what LLM-KICK plots. A pair whose every
+reply is unparseable is left out of the ratios and of the means and counted, never scored as 0.
 """
 
 from __future__ import annotations
@@ -160,8 +162,13 @@ def _combine(readings: list[tuple[bool, PairScores | None]]) -> Verdict:
     return Verdict(_mean(ref_scores), _mean(cand_scores), valid, len(readings) - valid, disagree)
 
 
-def judge_pairs(pairs: Sequence[Pair], config: JudgeConfig, *, progress: bool = True) -> list[Verdict]:
+def judge_pairs(
+    pairs: Sequence[Pair], config: JudgeConfig, *, progress: bool = True, warn_unreadable: bool = True
+) -> list[Verdict]:
     """One :class:`Verdict` per pair; judge calls run ``config.concurrency`` at a time.
+
+    ``warn_unreadable=False`` skips the warning about unreadable replies, for a caller that
+    re-reads, one pair at a time, a batch already judged (and warned about) as a whole.
 
     Raises :class:`JudgeUnavailableError` (or :class:`JudgeError` for a refused key or model)
     with every finished judgment already cached on disk.
@@ -188,7 +195,8 @@ def judge_pairs(pairs: Sequence[Pair], config: JudgeConfig, *, progress: bool = 
         verdicts.append(_combine(readings))
     # Per (pair, order), not per request: an identical reference and candidate, or a pair asked
     # twice, shares one request between several readings.
-    _warn_unreadable(unreadable, sum(len(plan) for _, plan in plans), cache)
+    if warn_unreadable:
+        _warn_unreadable(unreadable, sum(len(plan) for _, plan in plans), cache)
     return verdicts
 
 
@@ -216,6 +224,18 @@ def relative_score(verdicts: Sequence[Verdict], criterion: int | None = None) ->
     if not scored or reference == 0:
         return math.nan
     return sum(pick(v.candidate) for v in scored) / reference
+
+
+def mean_scores(verdict: Verdict, criterion: int | None = None) -> tuple[float, float] | None:
+    """(candidate, reference) absolute 1-10 score of one pair: one criterion, or all averaged.
+
+    None when no order of the pair gave readable scores (left out, never scored 0).
+    """
+    if verdict.reference is None:
+        return None
+    if criterion is not None:
+        return verdict.candidate[criterion], verdict.reference[criterion]
+    return sum(verdict.candidate) / len(verdict.candidate), sum(verdict.reference) / len(verdict.reference)
 
 
 def invalid_count(verdicts: Sequence[Verdict]) -> int:
