@@ -8,8 +8,8 @@ llmcompressor, compressed-tensors, llm-kick). Change any of them and the entry i
 
 Key scheme (2): the key hashes contents, not places. A local source is its files' SHA-256s
 (not their sizes and mtimes, which ``cp -p`` and ``rsync -a`` keep across different weights;
-the digests are remembered by (path, size, mtime_ns, inode) in ``<root>/.digests.json`` so a
-13 GB model is hashed once, not on every run); a hub id is its resolved commit where
+the digests are remembered by (path, size, mtime_ns, ctime_ns, inode) in
+``<root>/.digests.json`` so a 13 GB model is hashed once, not on every run); a hub id is its resolved commit where
 huggingface_hub can tell it offline (a revision that is a commit, or the local cache's ref),
 else the id and branch name with a warning. A calibration file is its SHA-256 alone, so the
 same data installed in two places gives one entry; the path is kept in the entry's record
@@ -71,9 +71,11 @@ def sha256_file(path: Path) -> str:
 
 
 class FileDigests:
-    """SHA-256 of files, remembered by (path, size, mtime_ns, inode) in a JSON file: a file
-    replaced in any way (even by one of the same size and mtime, which gets a new inode, or
-    rewritten in place, which moves mtime_ns) is hashed again; an unchanged one is not."""
+    """SHA-256 of files, remembered by (path, size, mtime_ns, ctime_ns, inode) in a JSON file.
+    A file replaced in any way is hashed again: a new file gets a new inode, and a rewrite in
+    place moves the change time, which no user can set back (``cp -p`` and ``rsync -a`` keep
+    size and mtime, and ``cp -p`` onto an existing file keeps its inode); an unchanged file is
+    not hashed again."""
 
     def __init__(self, store: Path | None):
         self.store = store
@@ -90,7 +92,7 @@ class FileDigests:
     def sha256(self, path: Path) -> str:
         path = Path(path).resolve()
         stat = path.stat()
-        stamp = [stat.st_size, stat.st_mtime_ns, stat.st_ino]
+        stamp = [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
         known = self._load()
         seen = known.get(str(path))
         if seen and seen.get("stat") == stamp:
