@@ -237,9 +237,11 @@ def _check_source(pretrained: str, recipe, revision, dtype, trust_remote_code: b
     with torch.device("meta"):
         model = AutoModelForCausalLM.from_config(config, trust_remote_code=trust_remote_code)
     linears, skipped = select_linears(model, recipe.ignore)
-    if not linears and not skipped:
-        raise ValueError(f"pretrained={pretrained!r} ({config.model_type}) has no torch.nn.Linear layers (e.g. GPT-2's "
-                         "Conv1D) for llm-kick to compress; use a model built from nn.Linear (Llama, Mistral, Qwen, ...)")
+    conv1d = [name for name, module in model.named_modules() if type(module).__name__ == "Conv1D"]
+    if not linears and (conv1d or not skipped):
+        raise ValueError(f"pretrained={pretrained!r} ({config.model_type}) has no torch.nn.Linear layers to compress "
+                         f"({len(conv1d)} GPT-2 style Conv1D layers are not supported); use a model built from "
+                         "nn.Linear (Llama, Mistral, Qwen, ...)")
     if not linears:
         raise ValueError(f"ignore={list(recipe.ignore)} leaves none of {pretrained}'s {len(skipped)} Linear layers to "
                          "compress; narrow the ignore patterns (e.g. ignore=lm_head)")
