@@ -52,6 +52,7 @@ from kick_tasks import data
 SCRATCH = "lm-eval"  # the tracker's own output, inside the samples folder's staging copy
 PROVENANCE_KEY = "kick_provenance"
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
+PARENT_ENV = "KICK_SWEEP_PARENT"  # the pid of the kick sweep that started this worker
 DATA_CHANGED = 3  # exit code: the data differ from those of results already in the folder
 
 
@@ -86,7 +87,8 @@ def die_with_parent() -> None:
     """End this worker when ``kick sweep`` ends, even by SIGKILL (which gives the parent no
     chance to stop it): Linux's ``prctl(PR_SET_PDEATHSIG)`` sends us SIGTERM then, which
     :func:`main` turns into an exit that removes our temporaries. A parent already gone
-    (reparented to init before the call) ends us at once. Elsewhere this does nothing."""
+    before the call (our parent is no longer the pid in ``KICK_SWEEP_PARENT``) ends us at
+    once. Elsewhere this does nothing."""
     if not sys.platform.startswith("linux"):
         return
     import ctypes
@@ -95,7 +97,8 @@ def die_with_parent() -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
         return
-    if os.getppid() == 1:
+    parent = os.environ.get(PARENT_ENV, "")
+    if parent.isdigit() and os.getppid() != int(parent):
         raise SystemExit(128 + signal.SIGTERM)
 
 
