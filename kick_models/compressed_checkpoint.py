@@ -213,7 +213,7 @@ def _check_source(pretrained: str, recipe, revision, dtype, trust_remote_code: b
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
 
-    from compressors.api import check_group_size
+    from compressors.api import check_group_size, check_targets
     from compressors.pruning.targets import select_linears
     from compressors.quantization.describe import describe_quantization
 
@@ -236,15 +236,7 @@ def _check_source(pretrained: str, recipe, revision, dtype, trust_remote_code: b
         )
     with torch.device("meta"):
         model = AutoModelForCausalLM.from_config(config, trust_remote_code=trust_remote_code)
-    linears, skipped = select_linears(model, recipe.ignore)
-    conv1d = [name for name, module in model.named_modules() if type(module).__name__ == "Conv1D"]
-    if not linears and (conv1d or not skipped):
-        raise ValueError(f"pretrained={pretrained!r} ({config.model_type}) has no torch.nn.Linear layers to compress "
-                         f"({len(conv1d)} GPT-2 style Conv1D layers are not supported); use a model built from "
-                         "nn.Linear (Llama, Mistral, Qwen, ...)")
-    if not linears:
-        raise ValueError(f"ignore={list(recipe.ignore)} leaves none of {pretrained}'s {len(skipped)} Linear layers to "
-                         "compress; narrow the ignore patterns (e.g. ignore=lm_head)")
+    check_targets(model, recipe, f"pretrained={pretrained!r}")
     check_group_size(model, recipe)
     if not recipe.on_load:
         return {}
@@ -252,4 +244,4 @@ def _check_source(pretrained: str, recipe, revision, dtype, trust_remote_code: b
 
     compute = getattr(config, "dtype", None) if dtype in (None, "auto") else dtype  # the dtype weights load in
     compute = (getattr(torch, compute) if isinstance(compute, str) else compute) or torch.float32
-    return {"quantization_config": bnb_config(recipe, skipped, compute)}
+    return {"quantization_config": bnb_config(recipe, select_linears(model, recipe.ignore)[1], compute)}

@@ -305,3 +305,18 @@ def test_kick_sweep_checks_model_and_tasks_before_starting_workers(tiny_model_di
     for part in parts:
         assert part in line
     assert not list((tmp_path / "out").rglob("worker.log"))  # no worker started
+
+
+def test_compress_api_names_a_conv1d_model_before_touching_weights(tiny_model_dir, tmp_path):
+    """The library entry point says the same as --model kick (not 'ignore patterns leave no Linear')."""
+    from transformers import AutoModelForCausalLM
+
+    from compressors.api import compress
+    from compressors.recipe import Recipe
+
+    model = AutoModelForCausalLM.from_pretrained(gpt2_conv1d(tiny_model_dir, tmp_path))
+    before = {name: p.clone() for name, p in model.named_parameters()}
+    with pytest.raises(ValueError) as err:
+        compress(model, Recipe("magnitude", sparsity=0.5), device="cpu")
+    one_line_naming(err, "gpt2", "no torch.nn.Linear", "Conv1D")
+    assert all(torch.equal(before[name], p) for name, p in model.named_parameters())
