@@ -38,7 +38,7 @@ from compressors.engines import ENGINES
 from compressors.recipe import Recipe
 from kick_core.provenance import library_versions
 
-__all__ = ["check_device", "check_group_size", "compress", "library_versions", "measured_sparsity", "save_checkpoint"]
+__all__ = ["check_device", "check_group_size", "check_targets", "compress", "library_versions", "measured_sparsity", "save_checkpoint"]
 
 
 def compress(
@@ -68,6 +68,7 @@ def compress(
     stages = {}
     if recipe.prune_method or recipe.quant_method:
         check_device(recipe, device)
+        check_targets(model, recipe)
         check_prunable(model, linears, recipe.nm)
         check_group_size(model, recipe)
     with torch.no_grad():  # prune first, then quantize (keeping the zeros)
@@ -116,6 +117,22 @@ def check_device(recipe: Recipe, device: str | torch.device) -> None:
         check = getattr(ENGINES[method], "check_device", None) if method else None
         if check is not None:
             check(device)
+
+
+def check_targets(model: torch.nn.Module, recipe: Recipe, name: str = "the model") -> None:
+    """ValueError when ``recipe`` would compress no layer: the model has no ``torch.nn.Linear``
+    (GPT-2's ``Conv1D``), or ``recipe.ignore`` keeps every one dense. Reads module types only,
+    so a model on the meta device can be checked before any weight is loaded."""
+    linears, skipped = select_linears(model, recipe.ignore)
+    if linears:
+        return
+    conv1d = sum(type(module).__name__ == "Conv1D" for module in model.modules())
+    kind = getattr(getattr(model, "config", None), "model_type", None) or type(model).__name__
+    if conv1d or not skipped:
+        raise ValueError(f"{name} ({kind}) has no torch.nn.Linear layers to compress ({conv1d} GPT-2 style Conv1D "
+                         "layers are not supported); use a model built from nn.Linear (Llama, Mistral, Qwen, ...)")
+    raise ValueError(f"ignore={list(recipe.ignore)} leaves none of {name}'s {len(skipped)} Linear layers to compress; "
+                     "narrow the ignore patterns (e.g. ignore=lm_head)")
 
 
 def check_group_size(model: torch.nn.Module, recipe: Recipe) -> None:

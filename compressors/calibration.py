@@ -137,6 +137,16 @@ class CalibrationConfig:
             out["file"] = {"path": str(self.path), "sha256": self._file_sha256}
         return out
 
+    def cache_key(self) -> dict[str, Any]:
+        """:meth:`as_dict` without where a file lies: a calibration file is its SHA-256, so the
+        same data installed in two places is the same calibration (the cache's key scheme 2)."""
+        out = self.as_dict()
+        if "file" in out:
+            out["file"] = {"sha256": out["file"]["sha256"]}
+            if self.source != "builtin":
+                out["source"] = "file"
+        return out
+
 
 def builtin_text(name: str = "calibration_en") -> str:
     """A project-written English text shipped in ``compressors/data`` (``calibration_en``,
@@ -206,9 +216,19 @@ def _open(path: Path):
     return gzip.open(path, "rt", encoding="utf-8") if path.name.lower().endswith(".gz") else open(path, encoding="utf-8")
 
 
+def _read(path: Path) -> str:
+    try:
+        with _open(path) as handle:
+            return handle.read()
+    except UnicodeDecodeError as err:
+        raise CalibrationError(f"calibration file {str(path)!r} is not UTF-8 (byte {err.start}); convert it, e.g. "
+                               "iconv -f latin1 -t utf-8") from None
+    except (OSError, EOFError) as err:  # gzip.BadGzipFile is an OSError
+        raise CalibrationError(f"calibration file {str(path)!r} cannot be read ({err})") from None
+
+
 def _read_text(path: Path) -> str:
-    with _open(path) as handle:
-        text = handle.read()
+    text = _read(path)
     if not text.strip():
         raise CalibrationError(f"calibration file {str(path)!r} is empty")
     return text
@@ -216,8 +236,7 @@ def _read_text(path: Path) -> str:
 
 def _read_documents(path: Path) -> list[str]:
     """Texts of a JSON array / object-with-``text``-list, or of JSON lines, each with ``text``."""
-    with _open(path) as handle:
-        raw = handle.read()
+    raw = _read(path)
     try:
         data = json.loads(raw)
         if isinstance(data, dict):  # {"text": [...]} or a file of one JSON line

@@ -11,6 +11,7 @@ leftovers are recognisable (:func:`remove_partials`). Files and folders get the 
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -56,10 +57,25 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def atomic_write_json(path: str | os.PathLike, value: Any, **dumps: Any) -> Path:
-    """Write ``value`` as standard JSON (``NaN`` and infinities refused: ``allow_nan=False``)
-    to ``path`` atomically; ``dumps`` go to :func:`json.dumps` (e.g. ``indent=2``)."""
+def atomic_write_json(path: str | os.PathLike, value: Any, *, nan_as_null: bool = False, **dumps: Any) -> Path:
+    """Write ``value`` as standard JSON to ``path`` atomically; ``dumps`` go to
+    :func:`json.dumps` (e.g. ``indent=2``). ``NaN`` and infinities are refused
+    (``allow_nan=False``), or written as ``null`` with ``nan_as_null`` (for results where an
+    undefined score is data, e.g. lm-eval's: the ``NaN`` literal it would write is not JSON)."""
+    if nan_as_null:
+        value = _finite(value)
     return atomic_write_text(path, json.dumps(value, allow_nan=False, **dumps) + "\n")
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every non-finite float replaced by ``None``, at any depth."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
 
 
 @contextmanager

@@ -43,6 +43,7 @@ from compressors.quantization.memory import weight_memory
 from kick_core.provenance import library_versions
 from kick_models.checkpoint_cache import CheckpointCache, export_checkpoint
 from kick_models.compressed_checkpoint import (
+    check_request,
     compressed_checkpoint,
     needs_compression,
     split_model_args,
@@ -77,6 +78,10 @@ class KickLM(HFLM):
             raise TypeError("--model kick needs pretrained=<hub id or folder>; pass an in-memory model to --model hf")
         self._recipe, self._calibration = split_model_args(kwargs)
         self._cache = CheckpointCache(cache_dir)
+        # Before HFLM reads the config and tokenizer: every check that needs no weight.
+        check_request(pretrained, self._recipe, self._calibration, revision=kwargs.get("revision") or "main",
+                      dtype=kwargs.get("dtype", "auto"), trust_remote_code=bool(kwargs.get("trust_remote_code")),
+                      compress_device=compress_device, cache=self._cache, export=export)
         self._export = export
         self._compress_device = compress_device
         self._storage = bool(storage)
@@ -108,7 +113,7 @@ class KickLM(HFLM):
             eval_logger.info("kick: rank %s: %s compressed checkpoint %s", os.environ.get("RANK", "0"),
                              "cached" if hit else "new", entry.path)
             if self._export:
-                self._kick_info["export"] = str(export_checkpoint(entry, self._export))
+                self._kick_info["export"] = str(export_checkpoint(entry, self._export, self._cache))
             checkpoint = str(entry.path)
             # HFLM passes the quantization_config of the *source* model's config, None for a
             # dense one, and transformers 5 loads a quantized folder as if unquantized (fresh

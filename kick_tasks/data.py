@@ -109,26 +109,52 @@ def local_file(folder: Path, relative: str, *, fmt: str, hub_id: str | None = No
     return path
 
 
-def read_jsonl(path: Path, required: Iterable[str], *, hub_id: str | None = None) -> list[dict[str, Any]]:
-    """Rows of a JSON-lines file, each checked to carry the ``required`` fields."""
-    required = tuple(required)
+def read_text(path: Path, *, fmt: str, hub_id: str | None = None) -> str:
+    """A local data file's text (UTF-8), or one line naming the file, the byte and the fix."""
+    try:
+        return Path(path).read_bytes().decode("utf-8")  # newlines as they are (CSV fields may hold them)
+    except UnicodeDecodeError as err:
+        source = f"; or unset {ENV_VAR}/data_dir to load the hub dataset {hub_id!r}" if hub_id else ""
+        raise KickDataError(
+            f"malformed local data file {str(path)!r}: not UTF-8 ({err.reason} at byte {err.start}); expected {fmt}: "
+            f"convert it (e.g. iconv -f latin1 -t utf-8){source}"
+        ) from None
+
+
+def read_jsonl(path: Path, required: Iterable[str], *, hub_id: str | None = None,
+               integers: Iterable[str] = ()) -> list[dict[str, Any]]:
+    """Rows of a JSON-lines file, each an object carrying the ``required`` fields, those in
+    ``integers`` holding integers (or strings of digits)."""
+    required, integers = tuple(required), tuple(integers)
     rows = []
     record_file(path)
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise malformed(path, f"line {number} is not JSON ({err.msg})", required, hub_id) from None
-            missing = [key for key in required if key not in row]
-            if missing:
-                raise malformed(path, f"line {number} lacks {missing}", required, hub_id)
-            rows.append(row)
+    text = read_text(path, fmt=f"JSON lines with fields {list(required)}", hub_id=hub_id)
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise malformed(path, f"line {number} is not JSON ({err.msg})", required, hub_id) from None
+        if not isinstance(row, dict):
+            raise malformed(path, f"line {number} is a JSON {type(row).__name__}, not an object", required, hub_id)
+        missing = [key for key in required if key not in row]
+        if missing:
+            raise malformed(path, f"line {number} lacks {missing}", required, hub_id)
+        for key in integers:
+            if not is_integer(row[key]):
+                raise malformed(path, f"line {number} has {key}={row[key]!r}, not an integer", required, hub_id)
+        rows.append(row)
     if not rows:
         raise malformed(path, "it holds no rows", required, hub_id)
     return rows
+
+
+def is_integer(value: Any) -> bool:
+    """An int (not a bool), or a string of digits: what ``int()`` turns into a question id."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, str) and value.strip().lstrip("-").isdigit())
 
 
 def malformed(path: Path, what: str, fields: Iterable[str], hub_id: str | None = None) -> KickDataError:

@@ -97,32 +97,38 @@ def read_questions(task_set: str, relative: str, metadata: dict[str, Any]) -> tu
             f"or --metadata '{{\"{data.METADATA_KEY}\": \"/path/to/data\"}}' to a folder holding {relative} ({QUESTIONS_FORMAT})"
         )
     path = data.local_file(folder, relative, fmt=QUESTIONS_FORMAT)
-    return folder, data.read_jsonl(path, ["question_id", "text", "category"])
+    return folder, data.read_jsonl(path, ["question_id", "text", "category"], integers=["question_id"])
 
 
 def _answers_from_file(path: str, task_set: str) -> dict[int, str]:
     """Answers by question id from an answer file or an lm-eval ``--log_samples`` file."""
     answers: dict[int, str] = {}
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
+    text = data.read_text(Path(path), fmt="JSON lines of answers (question_id, text) or an lm-eval --log_samples file")
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise data.KickDataError(f"reference file {path!r}: line {number} is not JSON ({err.msg})") from None
+        if not isinstance(row, dict):
+            raise data.KickDataError(f"reference file {path!r}: line {number} is a JSON {type(row).__name__}, not "
+                                     "an object with question_id and text")
+        if isinstance(row.get("doc"), dict) and "filtered_resps" in row:  # lm-eval samples
+            if row["doc"].get("set") != task_set:
                 continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise data.KickDataError(f"reference file {path!r}: line {number} is not JSON ({err.msg})") from None
-            if isinstance(row.get("doc"), dict) and "filtered_resps" in row:  # lm-eval samples
-                if row["doc"].get("set") != task_set:
-                    continue
-                qid, text = row["doc"]["question_id"], row["filtered_resps"][0]
-            elif "question_id" in row and "text" in row:
-                qid, text = row["question_id"], row["text"]
-            else:
-                raise data.KickDataError(
-                    f"reference file {path!r}: line {number} is neither an answer (question_id, text) nor "
-                    "an lm-eval --log_samples row (doc, filtered_resps)"
-                )
-            answers[int(qid)] = str(text).strip()
+            qid, text = row["doc"].get("question_id"), row["filtered_resps"][0]
+        elif "question_id" in row and "text" in row:
+            qid, text = row["question_id"], row["text"]
+        else:
+            raise data.KickDataError(
+                f"reference file {path!r}: line {number} is neither an answer (question_id, text) nor "
+                "an lm-eval --log_samples row (doc, filtered_resps)"
+            )
+        if not data.is_integer(qid):
+            raise data.KickDataError(f"reference file {path!r}: line {number} has question_id={qid!r}, not an "
+                                     "integer; give the question ids of the question set")
+        answers[int(qid)] = str(text).strip()
     return answers
 
 

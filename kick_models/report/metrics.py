@@ -7,6 +7,11 @@ kept in order in the results file); a group has no config, so its ``higher_is_be
 (also in declaration order) stand in. The filter ``none`` is preferred when there are several.
 ``--metric task=metric[,filter]`` overrides the choice.
 
+A metric whose value is undefined (``NaN``; ``null`` in standard JSON, as ``kick sweep``
+writes it; older files hold the literal ``NaN``) is still that task's headline: a judged
+task whose judge failed scores NaN, and falling back to the next number (its
+``judge_invalid`` count) would compare a count as if it were the score. It gets no ratio.
+
 The ratio to dense follows LLM-KICK (Jaiswal et al., ICLR 2024, Figs. 1-6: "performance
 relative to the dense model"): ``score / dense`` when higher is better, and ``dense / score``
 when lower is better (perplexity), so that in both cases a ratio below 1 means the compressed
@@ -43,13 +48,19 @@ def parse_metric_override(text: str) -> tuple[str, tuple[str, str | None]]:
 
 
 def available_metrics(entry: dict[str, Any]) -> list[tuple[str, str]]:
-    """``(metric, filter)`` pairs with a numeric value in one results entry, in file order."""
+    """``(metric, filter)`` pairs with a numeric or undefined (NaN / null) value in one
+    results entry, in file order."""
     found = []
     for key, value in entry.items():
         metric, sep, filt = key.partition(",")
-        if sep and not metric.endswith("_stderr") and is_number(value):
+        if sep and not metric.endswith("_stderr") and (is_number(value) or is_undefined(value)):
             found.append((metric, filt))
     return found
+
+
+def metric_value(value: Any) -> float:
+    """A metric's value as a float: NaN for an undefined one (``null`` or ``NaN``)."""
+    return float(value) if is_number(value) else math.nan
 
 
 def choose_metric(
@@ -90,6 +101,11 @@ def ratio_to_dense(score: float, dense: float, higher_is_better: bool | None) ->
     if higher_is_better is False:
         return dense / score if score > 0 else None
     return score / dense if dense > 0 else None
+
+
+def is_undefined(value: Any) -> bool:
+    """``null`` (standard JSON's NaN) or a float NaN (older files' ``NaN`` literal)."""
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def is_number(value: Any) -> bool:

@@ -39,7 +39,7 @@ from typing import Any
 
 from compressors.recipe import ALIASES
 
-from kick_models.report.metrics import MetricChoice, choose_metric, is_number
+from kick_models.report.metrics import MetricChoice, choose_metric, is_number, metric_value
 from kick_models.report.samples import find_sample_files
 
 # A run's recipe method that means "evaluated as is": "dense" and its aliases ("none").
@@ -240,7 +240,7 @@ def _read_scores(run: Run, data: dict[str, Any], overrides: dict[str, tuple[str,
         run.scores[task] = TaskScore(
             task=task,
             choice=choice,
-            value=float(entry[key]),
+            value=metric_value(entry[key]),
             stderr=float(stderr) if is_number(stderr) else None,
             version=None if versions.get(task) is None else str(versions[task]),
             n_shot=shot if isinstance(shot, int) else None,

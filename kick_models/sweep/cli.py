@@ -299,6 +299,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.dry_run:
         print(describe(sweep, jobs))
         return 0
+    try:  # before any worker starts: a bad model or task would fail in each of them, minutes later
+        check_model_and_tasks(sweep)
+    except (SweepError, ValueError) as err:
+        print(f"kick sweep: error: {err}", file=sys.stderr)
+        return 2
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         return run(sweep, jobs, fail_fast=args.fail_fast)
@@ -307,6 +312,21 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def check_model_and_tasks(sweep: Sweep) -> None:
+    """The model's source and dtype (:func:`kick_models.compressed_checkpoint.check_request`
+    without a recipe), and that lm-eval knows every task: one line naming what is wrong."""
+    from kick_models.compressed_checkpoint import check_request
+    from kick_models.sweep.worker import _task_manager
+
+    check_request(sweep.model, None, None, dtype=sweep.model_args.get("dtype", "auto"))
+    metadata = {**sweep.model_args, **(sweep.metadata or {})}
+    manager = _task_manager(sweep.tasks, sweep.include_path, metadata)
+    unknown = [task for task in sweep.tasks if not manager.match_tasks([task])]
+    if unknown:
+        raise SweepError(f"unknown task(s) {unknown}: not among lm-eval's tasks, the kick tasks or --include_path "
+                         f"{sweep.include_path}; check the names with `lm_eval ls tasks`")
 
 
 def _raise_interrupt(signum, frame):

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from kick_core.atomic import atomic_write_json
 from kick_models.sweep.plan import Job, Sweep, point_done
-from kick_models.sweep.worker import DATA_CHANGED
+from kick_models.sweep.worker import DATA_CHANGED, PARENT_ENV
 
 WORKER_LOG = "worker.log"
 
@@ -82,7 +82,7 @@ def _run_worker(sweep: Sweep, job: Job, bar) -> int:
     pending = job.pending
     with tempfile.TemporaryDirectory(prefix="kick-sweep-") as tmp:
         spec_file = atomic_write_json(Path(tmp) / "point.json", worker_spec(sweep, job))
-        env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
+        env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", PARENT_ENV: str(os.getpid())}
         with open(folder / WORKER_LOG, "a", encoding="utf-8") as log:
             log.write(f"\n===== {time.strftime('%Y-%m-%d %H:%M:%S')} {job.point.name}: "
                       f"{', '.join(r.task for r in pending)}\n")

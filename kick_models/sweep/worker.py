@@ -36,6 +36,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import sys
 import traceback
 from collections.abc import Iterator
@@ -43,13 +44,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from kick_core.atomic import atomic_folder, atomic_write_text, remove_partials
+from kick_core.atomic import atomic_folder, atomic_write_json, remove_partials
 from kick_models.sweep.formats import CHAT
 from kick_models.sweep.plan import RESULT_KEY, point_done, samples_path
 from kick_tasks import data
 
 SCRATCH = "lm-eval"  # the tracker's own output, inside the samples folder's staging copy
 PROVENANCE_KEY = "kick_provenance"
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+PARENT_ENV = "KICK_SWEEP_PARENT"  # the pid of the kick sweep that started this worker
 DATA_CHANGED = 3  # exit code: the data differ from those of results already in the folder
 
 
@@ -66,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(argv) != 1:
         print("usage: python -m kick_models.sweep.worker SPEC.json (written by kick sweep)", file=sys.stderr)
         return 2
+    die_with_parent()
     spec = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -77,6 +81,29 @@ def main(argv: list[str] | None = None) -> int:
     except DataChanged as err:
         print(f"kick sweep worker: {err}", flush=True)
         return DATA_CHANGED
+
+
+def die_with_parent() -> None:
+    """End this worker when ``kick sweep`` ends, even by SIGKILL (which gives the parent no
+    chance to stop it): Linux's ``prctl(PR_SET_PDEATHSIG)`` sends us SIGTERM then, which
+    :func:`main` turns into an exit that removes our temporaries. A parent already gone
+    before the call (our parent is no longer the pid in ``KICK_SWEEP_PARENT``) ends us at
+    once. Elsewhere this does nothing."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        return
+    parent = os.environ.get(PARENT_ENV, "")
+    if parent.isdigit() and os.getppid() != int(parent):
+        raise SystemExit(128 + signal.SIGTERM)
+
+
+def _exit_on_signal(signum, frame):
+    raise SystemExit(128 + signum)
 
 
 @contextmanager
@@ -178,8 +205,8 @@ def evaluate_task(lm, spec: dict[str, Any], run: dict[str, Any], task_manager, m
         "settings": run["settings"],
         "data_sources": sources,
     }
-    # lm-eval's own layout (indent 2, NaN as lm-eval writes it), through our atomic writer.
-    atomic_write_text(result, json.dumps(saved, indent=2, ensure_ascii=False))
+    # lm-eval's own layout (indent 2), but standard JSON: an undefined score (NaN) is null.
+    atomic_write_json(result, saved, nan_as_null=True, indent=2, ensure_ascii=False)
 
 
 def provenance(results: dict[str, Any], per_example: dict[str, list], task: str, sources: list[dict[str, Any]],

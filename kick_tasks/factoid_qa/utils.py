@@ -50,8 +50,7 @@ def read_local(folder) -> list[dict[str, Any]]:
         )
 
     try:
-        with open(path, encoding="utf-8") as handle:
-            questions = json.load(handle)["Questions"]
+        questions = json.loads(data.read_text(path, fmt=LOCAL_FORMAT, hub_id=HUB_ID))["Questions"]
         docs = [to_doc(question) for question in questions]
     except json.JSONDecodeError as err:
         raise bad(f"not JSON ({err.msg} at line {err.lineno})") from None

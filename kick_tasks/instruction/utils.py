@@ -26,7 +26,7 @@ def gpt35_answers(folder) -> dict[int, str]:
     path = folder / GPT35_ANSWERS
     if not path.is_file():
         raise data.KickDataError(f"missing local data file {str(path)!r}: expected JSON lines with question_id, text")
-    return {int(r["question_id"]): str(r["text"]).strip() for r in data.read_jsonl(path, ["question_id", "text"])}
+    return {int(r["question_id"]): str(r["text"]).strip() for r in data.read_jsonl(path, ["question_id", "text"], integers=["question_id"])}
 
 
 def load_instruction(protocol: str = "kick", **metadata):

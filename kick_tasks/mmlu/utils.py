@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import io
 import logging
 import math
 import os
@@ -187,15 +188,15 @@ def read_local(folder, subject: str) -> tuple[list[dict], list[dict]]:
 def read_csv(folder, relative: str) -> list[dict[str, Any]]:
     path = data.local_file(folder, relative, fmt=LOCAL_FORMAT, hub_id=HUB_ID)
     docs = []
-    with open(path, encoding="utf-8", newline="") as handle:
-        for number, row in enumerate(csv.reader(handle), 1):
-            if len(row) != 6 or row[5] not in LETTERS:
-                raise data.KickDataError(
-                    f"malformed local data file {str(path)!r}: row {number} has {len(row)} fields and "
-                    f"answer {row[-1] if row else None!r}; expected {LOCAL_FORMAT} (answer one of "
-                    f"{'/'.join(LETTERS)}; the layout of the LLM-KICK reference data, hub {HUB_ID!r})"
-                )
-            docs.append({"question": row[0], "choices": row[1:5], "answer": LETTERS.index(row[5])})
+    text = data.read_text(path, fmt=LOCAL_FORMAT, hub_id=HUB_ID)
+    for number, row in enumerate(csv.reader(io.StringIO(text, newline="")), 1):
+        if len(row) != 6 or row[5] not in LETTERS:
+            raise data.KickDataError(
+                f"malformed local data file {str(path)!r}: row {number} has {len(row)} fields and "
+                f"answer {row[-1] if row else None!r}; expected {LOCAL_FORMAT} (answer one of "
+                f"{'/'.join(LETTERS)}; the layout of the LLM-KICK reference data, hub {HUB_ID!r})"
+            )
+        docs.append({"question": row[0], "choices": row[1:5], "answer": LETTERS.index(row[5])})
     if not docs:
         raise data.KickDataError(
             f"malformed local data file {str(path)!r}: it holds no rows; expected {LOCAL_FORMAT}"
