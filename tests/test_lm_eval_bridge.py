@@ -97,12 +97,15 @@ def test_unknown_model_arg_is_one_line_error(tiny_model_dir):
 
 
 # lm-eval with EleutherAI/lm-evaluation-harness #4015: TaskManager indexes the folder of every
-# `lm_eval.tasks` entry point together with its built-in tasks. Simulated on 0.4.13 by handing
-# those folders to the original constructor right after the defaults, as #4015 orders them.
+# `lm_eval.tasks` entry point together with its built-in tasks. Simulated on 0.4.13 by a
+# constructor that hands those folders to the original one right after the defaults, installed
+# before the bridge's hook runs on the module (run with the automatic bridge off, the hook is
+# then applied by hand, as the bridge applies it when `lm_eval.tasks.manager` is imported).
 UPSTREAM_READS_ENTRY_POINTS = '''
 import importlib.metadata, importlib.util, json, logging, os
 from lm_eval.tasks import manager
 from lm_eval.tasks._index import TaskIndex
+from kick_models import lm_eval_bridge
 
 original = manager.TaskManager.__init__
 
@@ -114,6 +117,7 @@ def upstream_init(self, verbosity=None, include_path=None, include_defaults=True
     self.include_path = include_path
 
 manager.TaskManager.__init__ = upstream_init
+lm_eval_bridge.patch_task_manager(manager)
 
 roots = []
 iter_yaml_files = TaskIndex._iter_yaml_files
@@ -143,7 +147,7 @@ print(json.dumps({
 
 @pytest.mark.slow
 def test_bridge_steps_aside_when_lm_eval_reads_the_task_entry_point():
-    out = run([sys.executable, "-c", UPSTREAM_READS_ENTRY_POINTS])
+    out = run([sys.executable, "-c", UPSTREAM_READS_ENTRY_POINTS], env={"LLM_KICK_NO_BRIDGE": "1"})
     assert out.returncode == 0, out.stderr[-3000:]
     seen = json.loads(out.stdout.strip().splitlines()[-1])
     assert seen == {"kick_folder_indexed": 1, "overrides": 0, "kick_demo": True, "kick_demo_from": True,
