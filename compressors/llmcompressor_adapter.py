@@ -62,23 +62,31 @@ from compressed_tensors.offload import as_single_threaded, remove_dispatch
 from compressed_tensors.quantization import QuantizationArgs, QuantizationScheme, fake_quantize
 from compressed_tensors.utils import align_module_device, update_offload_parameter
 
-# llmcompressor sets up its stdout log sink when imported and, on a machine without an
-# accelerator, logs a warning through it while being imported: import it with stdout pointed
-# at stderr, then hand it its own configuration back (as _logs_to_stderr does after a run).
-with redirect_stdout(sys.stderr):
-    from llmcompressor.logger import LOGGER_CONFIG, configure_logger
-configure_logger(LOGGER_CONFIG)
+
+def _import_llmcompressor_quietly() -> None:
+    """llmcompressor sets up its stdout log sink when first imported and, on a machine without
+    an accelerator, logs a warning through it while being imported: import it with stdout
+    pointed at stderr, then hand it its own configuration back (as :func:`_logs_to_stderr`
+    does after a run). Nothing to do when it is imported already."""
+    if "llmcompressor" in sys.modules:
+        return
+    with redirect_stdout(sys.stderr):
+        llmcompressor_logger = importlib.import_module("llmcompressor.logger")
+    llmcompressor_logger.configure_logger(llmcompressor_logger.LOGGER_CONFIG)
+
+
+_import_llmcompressor_quietly()
 
 from llmcompressor import oneshot  # noqa: E402  (after the quiet import above)
-from llmcompressor.core import reset_session
-from llmcompressor.modifiers.pruning.sparsegpt.sgpt_base import SparsityModifierBase
-from llmcompressor.utils.dev import get_main_device
-from llmcompressor.utils.metric_logging import CompressionLogger
-from loguru import logger
-from pydantic import PrivateAttr
-from torch.utils.data import DataLoader
+from llmcompressor.core import reset_session  # noqa: E402
+from llmcompressor.modifiers.pruning.sparsegpt.sgpt_base import SparsityModifierBase  # noqa: E402
+from llmcompressor.utils.dev import get_main_device  # noqa: E402
+from llmcompressor.utils.metric_logging import CompressionLogger  # noqa: E402
+from loguru import logger  # noqa: E402
+from pydantic import PrivateAttr  # noqa: E402
+from torch.utils.data import DataLoader  # noqa: E402
 
-from compressors.zeros import LayerZeros, layer_zeros, settled
+from compressors.zeros import LayerZeros, layer_zeros, settled  # noqa: E402
 
 __all__ = [
     "TOKENS_PER_BATCH",
