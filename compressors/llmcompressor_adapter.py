@@ -48,10 +48,11 @@ writes its results.
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import sys
 from abc import abstractmethod
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from importlib import metadata
 from typing import ClassVar
 from unittest import mock
@@ -60,16 +61,32 @@ import torch
 from compressed_tensors.offload import as_single_threaded, remove_dispatch
 from compressed_tensors.quantization import QuantizationArgs, QuantizationScheme, fake_quantize
 from compressed_tensors.utils import align_module_device, update_offload_parameter
-from llmcompressor import oneshot
-from llmcompressor.core import reset_session
-from llmcompressor.modifiers.pruning.sparsegpt.sgpt_base import SparsityModifierBase
-from llmcompressor.utils.dev import get_main_device
-from llmcompressor.utils.metric_logging import CompressionLogger
-from loguru import logger
-from pydantic import PrivateAttr
-from torch.utils.data import DataLoader
 
-from compressors.zeros import LayerZeros, layer_zeros, settled
+
+def _import_llmcompressor_quietly() -> None:
+    """llmcompressor sets up its stdout log sink when first imported and, on a machine without
+    an accelerator, logs a warning through it while being imported: import it with stdout
+    pointed at stderr, then hand it its own configuration back (as :func:`_logs_to_stderr`
+    does after a run). Nothing to do when it is imported already."""
+    if "llmcompressor" in sys.modules:
+        return
+    with redirect_stdout(sys.stderr):
+        llmcompressor_logger = importlib.import_module("llmcompressor.logger")
+    llmcompressor_logger.configure_logger(llmcompressor_logger.LOGGER_CONFIG)
+
+
+_import_llmcompressor_quietly()
+
+from llmcompressor import oneshot  # noqa: E402  (after the quiet import above)
+from llmcompressor.core import reset_session  # noqa: E402
+from llmcompressor.modifiers.pruning.sparsegpt.sgpt_base import SparsityModifierBase  # noqa: E402
+from llmcompressor.utils.dev import get_main_device  # noqa: E402
+from llmcompressor.utils.metric_logging import CompressionLogger  # noqa: E402
+from loguru import logger  # noqa: E402
+from pydantic import PrivateAttr  # noqa: E402
+from torch.utils.data import DataLoader  # noqa: E402
+
+from compressors.zeros import LayerZeros, layer_zeros, settled  # noqa: E402
 
 __all__ = [
     "TOKENS_PER_BATCH",
@@ -265,9 +282,8 @@ def _indexed(device: torch.device) -> tuple[str, int]:
 
 @contextmanager
 def _logs_to_stderr():
-    """While the block runs, llmcompressor's log goes to stderr at ``LLM_COMPRESSOR_LOG_LEVEL``
-    (default WARNING: warnings such as a Hessian that could not be inverted, and the
-    per-module METRIC lines, level 38); afterwards llmcompressor's own configuration is back.
+    """While the block runs, llmcompressor's log goes to stderr at :func:`_log_level`;
+    afterwards llmcompressor's own configuration is back.
 
     llmcompressor logs through loguru's one process-wide logger, to a stdout sink that it adds
     when imported (``llmcompressor/logger.py``: INFO, one line per module and batch), and
@@ -282,13 +298,31 @@ def _logs_to_stderr():
     if llmcompressor_logger.LOGGER_CONFIG.disabled:
         yield
         return
-    level = (os.environ.get("LLM_COMPRESSOR_LOG_LEVEL") or "WARNING").upper()
     logger.remove()
-    logger.add(sys.stderr, level=level, format=_LOG_FORMAT, filter=llmcompressor_logger.support_log_once)
+    logger.add(sys.stderr, level=_log_level(), format=_LOG_FORMAT, filter=llmcompressor_logger.support_log_once)
     try:
         yield
     finally:
         llmcompressor_logger.configure_logger(llmcompressor_logger.LOGGER_CONFIG)
+
+
+def _log_level() -> str:
+    """``LLM_COMPRESSOR_LOG_LEVEL`` when set; else the level of lm-eval's log (its CLI applies
+    ``LMEVAL_LOG_LEVEL`` before the model is built; the deprecated ``--verbosity`` only after the
+    run) where that is DEBUG or above WARNING, else WARNING. WARNING keeps warnings such as a
+    Hessian that could not be inverted and the per-module METRIC lines (level 38); ERROR drops
+    the METRIC lines; llmcompressor's INFO (a line per module and batch) shows only under DEBUG.
+    Read from the ``logging`` module only: this layer does not import lm-eval."""
+    explicit = os.environ.get("LLM_COMPRESSOR_LOG_LEVEL")
+    if explicit:
+        return explicit.upper()
+    level = logging.getLogger("lm_eval").getEffectiveLevel()
+    if level <= logging.DEBUG:
+        return "DEBUG"
+    for name in ("CRITICAL", "ERROR"):
+        if level >= getattr(logging, name):
+            return name
+    return "WARNING"
 
 
 @contextmanager

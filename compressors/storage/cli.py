@@ -46,11 +46,17 @@ DEFAULT_BANDWIDTHS = "100MB/s,1GB/s,10GB/s"
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m compressors.storage",
-        description="Lossless compressibility of checkpoint weights, and what it means for load time.",
+        prog="kick storage",
+        description="Lossless compressibility of checkpoint weights, and what it means for load time. "
+        "`kick storage` also takes [LABEL=]kick:<model_args>, e.g. "
+        "wanda50=kick:pretrained=DIR,method=wanda,sparsity=0.5,calibration=builtin: the checkpoint "
+        "`lm_eval --model kick` would evaluate, taken from its cache or compressed first (with the "
+        "recipe's calibration: the default, 128 x 2,048 tokens, takes hours on a few CPU cores). "
+        "`python -m compressors.storage` is the same command for folders and files only.",
     )
     p.add_argument("checkpoints", nargs="+", metavar="[LABEL=]PATH",
-                   help="model folder (safetensors, compressed-tensors export) or .safetensors file")
+                   help="model folder (safetensors, compressed-tensors export) or .safetensors file; "
+                   "under `kick storage` also kick:<model_args>")
     p.add_argument("--codecs", default="default",
                    help=f"comma-separated from {', '.join(CODECS)}; 'default' (all but {' and '.join(NOT_DEFAULT)}, "
                    f"and those whose package is missing) or 'quick' ({','.join(QUICK_CODECS)})")

@@ -5,7 +5,8 @@
     kick report hf-results/ --recipe-for /ckpt/wanda50=method=wanda,sparsity=0.5,base=/models/llama
 
 Reads every lm-eval results file under the given files and folders (``--model kick`` ones and
-plain ``--model hf`` ones, which count as dense unless ``--recipe-for`` labels them), compares
+plain ``--model hf`` ones: a checkpoint that ``--model kick`` built or exported is known by its
+``kick_recipe.json``, any other counts as dense unless ``--recipe-for`` labels it), compares
 each compressed run with its model's dense run, and writes to ``--output``:
 
     summary.md      model, recipes, tasks, numbers, reach within tolerance, versions, issues
@@ -30,6 +31,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from kick_core.helptext import plain
 from kick_core.values import cast
 
 from kick_models.report.compare import build_report
@@ -41,7 +43,7 @@ DEFAULT_OUTPUT = "kick-report"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kick report", description=__doc__,
+    parser = argparse.ArgumentParser(prog="kick report", description=plain(__doc__),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("results", nargs="+", help="lm-eval results files or folders (searched recursively)")
     parser.add_argument("--output", "-o", default=DEFAULT_OUTPUT, help=f"folder to write to (default: {DEFAULT_OUTPUT})")

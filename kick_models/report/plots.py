@@ -9,13 +9,18 @@ Every panel has the dense level (1.0) and the tolerance line (5% below dense); e
 has its interval as an error bar (paired bootstrap, or unpaired from lm-eval's standard errors:
 see :mod:`.uncertainty`), and its marker is filled where the verdict is *within*, half filled
 where *undecided* and hollow where *below*. Lines start at the dense model (sparsity 0, or its
-own bit width).
+own bit width); N:M recipes (2:4, ...) are unconnected markers, since each pattern is one
+sparsity and a line to dense would draw a trend that was never measured. Bits are on a log2
+axis (32, 16, 8, 4 equally spaced). Each panel's title gives its task's ``--limit`` when one
+was set. Figures are at least wide enough for the title and legend of one panel, and are
+saved with a tight bounding box.
 """
 
 from __future__ import annotations
 
 import io
 import math
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -24,7 +29,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator  # noqa: E402
 
 from kick_core.atomic import atomic_write_bytes  # noqa: E402
 from kick_core.names import model_name, slug  # noqa: E402
@@ -77,22 +82,27 @@ def _ratio_figure(report: Report, model: str, rows: list[Row], axis: str, styles
         for line, points in _lines(task_rows, axis).items():
             xs = [_x(r, axis) for r in points]
             ys = [r.ratio for r in points]
-            if start is not None:
+            if start is not None and styles[line][2] != "none":
                 ax.plot([start, xs[0]], [1.0, ys[0]], color=styles[line][0], ls=styles[line][2], lw=1.2, alpha=0.5)
             _line(ax, xs, points, styles[line])
         if start is not None:
             ax.plot([start], [1.0], marker="*", ms=13, color="black", ls="none", zorder=5)
         _reference_lines(ax, report.tolerance, [r for r in task_rows if r.axis in (axis, "dense")])
-        _panel_title(ax, task_rows[0])
+        _panel_title(ax, task_rows)
         if axis == "sparsity":
             ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0%}"))
             ax.set_xlabel("sparsity (share of weights set to zero)")
         else:
-            ax.invert_xaxis()  # fewer bits = more compression, to the right as for sparsity
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-            ax.set_xlabel("bits per weight")
+            # log2: each halving of the bits is one step, so 8 and 4 do not crowd next to 32
+            ax.set_xscale("log", base=2)
+            ticks = sorted({_x(r, axis) for r in task_rows if r.axis in (axis, "dense") and _x(r, axis) > 0})
+            ax.xaxis.set_major_locator(FixedLocator(ticks))
+            ax.xaxis.set_minor_locator(NullLocator())
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.set_xlim(max(ticks) * 1.3, min(ticks) / 1.3)  # inverted: fewer bits to the right, as sparsity
+            ax.set_xlabel("bits per weight (log scale)")
     name = "sparsity" if axis == "sparsity" else "bits per weight"
-    _finish(fig, axes, f"{model_name(model)}: score relative to dense vs {name}{_limit_note(rows)}", styles, rows,
+    _finish(fig, axes, f"{model_name(model)}: score relative to dense vs {name}", styles, rows,
             report.tolerance, report.confidence, axis)
     return fig
 
@@ -113,10 +123,10 @@ def _size_figure(report: Report, model: str, rows: list[Row], size: str, styles:
         if dense is not None:
             ax.plot([_size(dense, size) / 1e6], [1.0], marker="*", ms=13, color="black", ls="none", zorder=5)
         _reference_lines(ax, report.tolerance, task_rows)
-        _panel_title(ax, task_rows[0])
+        _panel_title(ax, task_rows)
         ax.invert_xaxis()  # smaller files to the right, as more compression elsewhere
         ax.set_xlabel("size on disk, MB (best lossless codec)" if size == "compressed" else "size of the tensors, MB")
-    _finish(fig, axes, f"{model_name(model)}: score relative to dense vs size on disk{_limit_note(rows)}", styles,
+    _finish(fig, axes, f"{model_name(model)}: score relative to dense vs size on disk", styles,
             rows, report.tolerance, report.confidence, "size")
     return fig
 
@@ -124,7 +134,8 @@ def _size_figure(report: Report, model: str, rows: list[Row], size: str, styles:
 def _panels(count: int):
     cols = min(3, count)
     rows = math.ceil(count / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols, 3.6 * rows + 1.2), squeeze=False)
+    # one panel still gets the width its title and two legend columns need
+    fig, axes = plt.subplots(rows, cols, figsize=(max(4.4 * cols, 8.0), 3.6 * rows + 1.2), squeeze=False)
     flat = list(axes.flat)
     for ax in flat[count:]:
         ax.set_visible(False)
@@ -143,7 +154,8 @@ def _lines(rows: list[Row], axis: str) -> dict[str, list[Row]]:
 
 def _line(ax, xs: list[float], points: list[Row], style: tuple) -> None:
     color, marker, dash = style
-    ax.plot(xs, [r.ratio for r in points], color=color, ls=dash, lw=1.8)
+    if dash != "none":
+        ax.plot(xs, [r.ratio for r in points], color=color, ls=dash, lw=1.8)
     for x, r in zip(xs, points):
         if r.low is not None and r.high is not None:
             ax.errorbar([x], [r.ratio], yerr=[[r.ratio - r.low], [r.high - r.ratio]], color=color, lw=1.2, capsize=3,
@@ -162,10 +174,13 @@ def _reference_lines(ax, tolerance: float, rows: list[Row]) -> None:
     ax.grid(True, alpha=0.3)
 
 
-def _panel_title(ax, row: Row) -> None:
+def _panel_title(ax, rows: list[Row]) -> None:
+    row = rows[0]
     lower = row.higher_is_better is False
     metric = row.metric if row.filter == "none" else f"{row.metric}, {row.filter}"
-    ax.set_title(f"{row.task}\n{metric} ({'lower' if lower else 'higher'} is better)")
+    limits = sorted({r.limit for r in rows if r.limit is not None})
+    limit = f" (--limit {', '.join(f'{v:g}' for v in limits)})" if limits else ""
+    ax.set_title(f"{row.task}{limit}\n{metric} ({'lower' if lower else 'higher'} is better)")
     ax.set_ylabel("dense ÷ compressed" if lower else "compressed ÷ dense")
 
 
@@ -180,7 +195,7 @@ def _finish(fig, axes, title: str, styles: dict, rows: list[Row], tolerance: flo
                           label=f"bar: {confidence:.0%} interval"))
     handles.append(Line2D([], [], color="0.3", marker="o", fillstyle="bottom", mfc="0.3", mfcalt="white", ls="none",
                           label="filled: within, half: undecided, hollow: below"))
-    columns = min(4, len(handles))
+    columns = min(4 if len(axes) > 1 else 2, len(handles))
     fig.suptitle(title, fontsize=13)
     fig.legend(handles=handles, loc="lower center", ncol=columns, frameon=False)
     legend_rows = math.ceil(len(handles) / columns)
@@ -188,7 +203,8 @@ def _finish(fig, axes, title: str, styles: dict, rows: list[Row], tolerance: flo
 
 
 def _styles(rows: list[Row]) -> dict[str, tuple[str, str, str]]:
-    """One colour and marker per method, one dash per line within a method."""
+    """One colour and marker per method, one dash per line within a method; N:M lines get no
+    line (``"none"``): their points are markers only."""
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     methods = list(dict.fromkeys(r.method for r in rows if r.axis != "dense"))
     styles, per_method = {}, defaultdict(int)
@@ -196,6 +212,9 @@ def _styles(rows: list[Row]) -> dict[str, tuple[str, str, str]]:
         if r.axis == "dense" or r.line in styles:
             continue
         i = methods.index(r.method)
+        if _is_n_of_m(r):
+            styles[r.line] = (colors[i % len(colors)], MARKERS[i % len(MARKERS)], "none")
+            continue
         styles[r.line] = (colors[i % len(colors)], MARKERS[i % len(MARKERS)], DASHES[per_method[r.method] % len(DASHES)])
         per_method[r.method] += 1
     return styles
@@ -209,16 +228,15 @@ def _size(row: Row, which: str) -> float | None:
     return row.compressed_bytes if which == "compressed" else row.raw_bytes
 
 
-def _limit_note(rows: list[Row]) -> str:
-    limits = {r.limit for r in rows if r.limit is not None}
-    return f" (limit {', '.join(f'{v:g}' for v in sorted(limits))} per task)" if limits else ""
+def _is_n_of_m(row: Row) -> bool:
+    return re.fullmatch(r"\d+:\d+", str(row.recipe.get("pattern", ""))) is not None
 
 
 def _save(fig, stem: Path) -> list[Path]:
     paths = []
     for fmt in FORMATS:
         buffer = io.BytesIO()
-        fig.savefig(buffer, format=fmt, dpi=150)
+        fig.savefig(buffer, format=fmt, dpi=150, bbox_inches="tight", pad_inches=0.15)
         paths.append(atomic_write_bytes(stem.with_suffix(f".{fmt}"), buffer.getvalue()))
     plt.close(fig)
     return paths

@@ -24,8 +24,11 @@ Keys read from a results file (lm-eval 0.4.13 schema, as ``lm_eval --output_path
   ``best.codec`` (smallest lossless size); if ``best`` is absent, the largest ratio in
   ``ratios[representation][codec]`` gives ``raw_bytes / ratio``.
 
-A file without ``config.kick`` is a dense model unless ``--recipe-for`` says otherwise (for a
-compressed checkpoint exported and evaluated with ``--model hf``).
+A file without ``config.kick`` (a plain ``--model hf`` run) takes its recipe from ``--recipe-for``
+when given, else from the ``kick_recipe.json`` (:data:`kick_core.provenance.RECIPE_FILE`) that
+``--model kick`` writes into every checkpoint it builds or exports, found in the ``pretrained``
+folder: the recipe, calibration, measured compression, versions and ``source.pretrained``, the
+model whose dense run it is compared with. Without either it is a dense model.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from compressors.recipe import ALIASES
+from kick_core.provenance import RECIPE_FILE
 
 from kick_models.report.metrics import MetricChoice, choose_metric, is_number, metric_value
 from kick_models.report.samples import find_sample_files
@@ -179,9 +183,13 @@ def read_run(
     model_args = _model_args(config.get("model_args"))
     pretrained = normalise_model(str(model_args.get("pretrained") or data.get("model_name") or config.get("model") or "unknown"))
     kick = config.get("kick") if isinstance(config.get("kick"), dict) else {}
-    recipe = dict(kick.get("recipe") or {"method": "dense"})
-    model = pretrained
     label = (recipes or {}).get(pretrained)
+    model = pretrained
+    if not kick and label is None:
+        kick = _checkpoint_record(model_args.get("pretrained"))
+        if kick:
+            model = normalise_model(str(kick["source"]["pretrained"]))
+    recipe = dict(kick.get("recipe") or {"method": "dense"})
     if label is not None and not kick:
         label = dict(label)
         model = normalise_model(str(label.pop("base", pretrained)))
@@ -301,6 +309,28 @@ def _has_scored_ancestor(task: str, parents: dict[str, str], results: dict[str, 
         if isinstance(entry, dict) and any("," in k and is_number(v) for k, v in entry.items()):
             return True
     return False
+
+
+def _checkpoint_record(pretrained: Any) -> dict[str, Any]:
+    """``config.kick``'s keys from the recipe record in a checkpoint folder ``--model kick``
+    built or exported; ``{}`` for a folder without one (or a hub id)."""
+    if not isinstance(pretrained, str) or not pretrained:
+        return {}
+    path = Path(pretrained).expanduser() / RECIPE_FILE
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(record, dict) or not isinstance(record.get("recipe"), dict):
+        return {}
+    source = record.get("source") if isinstance(record.get("source"), dict) else {}
+    return {
+        "recipe": record["recipe"],
+        "source": {"pretrained": source.get("pretrained") or pretrained},
+        "calibration": record.get("calibration"),
+        "compression": record.get("report"),
+        "versions": record.get("versions"),
+    }
 
 
 def _model_args(value: Any) -> dict[str, Any]:
