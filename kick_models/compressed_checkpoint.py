@@ -42,7 +42,8 @@ def split_model_args(kwargs: dict[str, Any]):
 
 
 def needs_compression(recipe) -> bool:
-    return recipe.method not in ("dense", "none")
+    """Whether ``recipe`` changes the weights (a Recipe spells ``none`` as ``dense``)."""
+    return recipe.method != "dense"
 
 
 def compressed_checkpoint(

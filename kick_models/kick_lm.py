@@ -137,10 +137,9 @@ class KickLM(HFLM):
 
         Generation passes SDPA a padding mask, which rules out flash attention, and PyTorch
         (2.11, Hopper) then prefers cuDNN over its memory-efficient kernel. cuDNN plans each new
-        shape, and a decoding step is a new key length: on an H200, 7B model, batch 32, its
-        attention took 0.83 ms of CPU per call against 0.04 ms on the GPU, and generation ran
-        1.5x faster without it (bench/RESULTS.md). Log-likelihood batches carry no mask and
-        run flash attention either way."""
+        shape, and a decoding step is a new key length, so on a GPU its planning costs more CPU
+        time per step than the attention itself takes on the GPU (measured in bench/RESULTS.md).
+        Log-likelihood batches carry no mask and run flash attention either way."""
         with nullcontext() if self._cudnn_attention else sdpa_kernel(WITHOUT_CUDNN):
             return super()._model_generate(context, max_length, stop, **generation_kwargs)
 

@@ -25,16 +25,16 @@ from collections import defaultdict
 from pathlib import Path
 
 import matplotlib
+# Figures built directly (no pyplot): saving to a file needs no GUI backend, and importing the
+# report leaves the process's matplotlib backend as it was.
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
-matplotlib.use("Agg")  # files only; never needs a display
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator  # noqa: E402
+from kick_core.atomic import atomic_write_bytes
+from kick_core.names import model_name, slug
 
-from kick_core.atomic import atomic_write_bytes  # noqa: E402
-from kick_core.names import model_name, slug  # noqa: E402
-
-from kick_models.report.compare import Report, Row  # noqa: E402
+from kick_models.report.compare import Report, Row
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "h")
 DASHES = ("-", "--", ":", "-.")
@@ -53,7 +53,7 @@ def plot_model(report: Report, model: str, folder: Path, *, size: str = "compres
 
     Files are ``<stem>-ratio-vs-{sparsity,bits,size}.{png,svg}`` (stem: the model's name).
     """
-    with plt.rc_context({"font.size": 11, "axes.titlesize": 11, "legend.fontsize": 10}):
+    with matplotlib.rc_context({"font.size": 11, "axes.titlesize": 11, "legend.fontsize": 10}):
         return _plot_model(report, model, folder, size, stem or file_stem(model))
 
 
@@ -135,7 +135,8 @@ def _panels(count: int):
     cols = min(3, count)
     rows = math.ceil(count / cols)
     # one panel still gets the width its title and two legend columns need
-    fig, axes = plt.subplots(rows, cols, figsize=(max(4.4 * cols, 8.0), 3.6 * rows + 1.2), squeeze=False)
+    fig = Figure(figsize=(max(4.4 * cols, 8.0), 3.6 * rows + 1.2))
+    axes = fig.subplots(rows, cols, squeeze=False)
     flat = list(axes.flat)
     for ax in flat[count:]:
         ax.set_visible(False)
@@ -205,7 +206,7 @@ def _finish(fig, axes, title: str, styles: dict, rows: list[Row], tolerance: flo
 def _styles(rows: list[Row]) -> dict[str, tuple[str, str, str]]:
     """One colour and marker per method, one dash per line within a method; N:M lines get no
     line (``"none"``): their points are markers only."""
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colors = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
     methods = list(dict.fromkeys(r.method for r in rows if r.axis != "dense"))
     styles, per_method = {}, defaultdict(int)
     for r in rows:
@@ -238,5 +239,4 @@ def _save(fig, stem: Path) -> list[Path]:
         buffer = io.BytesIO()
         fig.savefig(buffer, format=fmt, dpi=150, bbox_inches="tight", pad_inches=0.15)
         paths.append(atomic_write_bytes(stem.with_suffix(f".{fmt}"), buffer.getvalue()))
-    plt.close(fig)
     return paths
