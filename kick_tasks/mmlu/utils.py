@@ -36,6 +36,7 @@ from lm_eval.api.instance import Instance
 from lm_eval.api.task import ConfigurableTask
 
 from kick_tasks import data
+from kick_tasks.tokens import load_tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -117,29 +118,14 @@ def token_counter(metadata: dict[str, Any]) -> TokenCounter:
     """
     source = metadata.get("tokenizer") or metadata.get("pretrained")
     if isinstance(source, (str, os.PathLike)):
-        tokenizer = load_tokenizer(
-            str(source), metadata.get("revision"), metadata.get("trust_remote_code") is True
-        )
+        tokenizer = load_tokenizer(str(source), metadata.get("revision"),
+                                   metadata.get("trust_remote_code") is True, "kick_mmlu")
     elif hasattr(source, "encode") and callable(source):
         tokenizer = source
     else:
         warn_no_tokenizer()
         return lambda text: math.ceil(len(text) / CHARS_PER_TOKEN)
     return lambda text: len(tokenizer(text)["input_ids"])
-
-
-@functools.lru_cache(maxsize=4)
-def load_tokenizer(source: str, revision: str | None, trust_remote_code: bool):
-    from transformers import AutoTokenizer
-
-    try:
-        return AutoTokenizer.from_pretrained(source, revision=revision, trust_remote_code=trust_remote_code)
-    except Exception as err:  # any failure needs the same advice
-        reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
-        raise ValueError(
-            f"kick_mmlu counts prompt tokens with the model's tokenizer, but {source!r} gives none "
-            f'({reason}); name one with --metadata \'{{"tokenizer": "<name or folder>"}}\''
-        ) from None
 
 
 @functools.cache

@@ -33,6 +33,7 @@ from lm_eval.api.task import ConfigurableTask
 from kick_tasks import data
 from kick_tasks.factoid_qa import utils as factoid_qa
 from kick_tasks.icrqa import utils as icrqa
+from kick_tasks.tokens import load_tokenizer
 from kick_tasks.utils import first_line, normalize_answer, squashed_containment, token_f1
 
 # ----------------------------------------------------------------------------- factoid QA
@@ -158,7 +159,8 @@ def reference_token_counter(metadata: dict[str, Any]) -> Callable[[str], int]:
     """
     source = metadata.get("tokenizer") or metadata.get("pretrained")
     if isinstance(source, (str, os.PathLike)):
-        tokenizer = load_tokenizer(str(source), metadata.get("revision"), metadata.get("trust_remote_code") is True)
+        tokenizer = load_tokenizer(str(source), metadata.get("revision"),
+                                   metadata.get("trust_remote_code") is True, "kick_reference_factoid_qa")
     elif callable(source) and hasattr(source, "encode"):
         tokenizer = source
     else:
@@ -168,20 +170,6 @@ def reference_token_counter(metadata: dict[str, Any]) -> Callable[[str], int]:
             '--metadata \'{"tokenizer": "<name or folder>"}\''
         )
     return lambda text: len(tokenizer(text)["input_ids"])
-
-
-@functools.lru_cache(maxsize=4)
-def load_tokenizer(source: str, revision: str | None, trust_remote_code: bool):
-    from transformers import AutoTokenizer
-
-    try:
-        return AutoTokenizer.from_pretrained(source, revision=revision, trust_remote_code=trust_remote_code)
-    except Exception as err:  # any failure needs the same advice
-        reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
-        raise ValueError(
-            f"kick_reference_factoid_qa counts prompt tokens with the model's tokenizer, but {source!r} "
-            f'gives none ({reason}); name one with --metadata \'{{"tokenizer": "<name or folder>"}}\''
-        ) from None
 
 
 def freebase_results(doc: dict[str, Any], results: list[str]) -> dict[str, float]:
