@@ -27,7 +27,6 @@ says how to point at a local file.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import random
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from typing import Any
 import torch
 
 from compressors.options import CALIBRATION_OPTIONS, CALIBRATION_SOURCES
+from kick_core.digests import sha256_file
 
 __all__ = ["NAMED_SOURCES", "CalibrationConfig", "CalibrationError", "builtin_text", "calibration_tokens"]
 
@@ -111,14 +111,7 @@ class CalibrationConfig:
 
     @cached_property
     def _file_sha256(self) -> str | None:
-        path = self.path
-        if path is None:
-            return None
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        return digest.hexdigest()
+        return None if self.path is None else sha256_file(self.path)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-serialisable and stable; local files are identified by path and content hash."""

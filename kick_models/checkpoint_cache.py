@@ -8,8 +8,8 @@ llmcompressor, compressed-tensors, llm-kick). Change any of them and the entry i
 
 Key scheme (2): the key hashes contents, not places. A local source is its files' SHA-256s
 (not their sizes and mtimes, which ``cp -p`` and ``rsync -a`` keep across different weights;
-the digests are remembered by (path, size, mtime_ns, ctime_ns, inode) in
-``<root>/.digests.json`` so a 13 GB model is hashed once, not on every run); a hub id is its resolved commit where
+the digests are remembered in ``<root>/.digests.json`` by :class:`kick_core.digests.FileDigests`,
+so a 13 GB model is hashed once, not on every run); a hub id is its resolved commit where
 huggingface_hub can tell it offline (a revision that is a commit, or the local cache's ref),
 else the id and branch name with a warning. A calibration file is its SHA-256 alone, so the
 same data installed in two places gives one entry; the path is kept in the entry's record
@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from kick_core.atomic import atomic_folder, atomic_write_json, remove_partials
+from kick_core.digests import FileDigests, sha256_file
 from kick_core.names import slug
 from kick_core.paths import cache_root
 from kick_core.provenance import RECIPE_FILE, library_versions
@@ -60,51 +61,6 @@ COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
 class CacheIntegrityError(RuntimeError):
     """A checkpoint folder does not hold the files its ``kick_recipe.json`` lists."""
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-class FileDigests:
-    """SHA-256 of files, remembered by (path, size, mtime_ns, ctime_ns, inode) in a JSON file.
-    A file replaced in any way is hashed again: a new file gets a new inode, and a rewrite in
-    place moves the change time, which no user can set back (``cp -p`` and ``rsync -a`` keep
-    size and mtime, and ``cp -p`` onto an existing file keeps its inode); an unchanged file is
-    not hashed again."""
-
-    def __init__(self, store: Path | None):
-        self.store = store
-        self._known: dict[str, dict[str, Any]] | None = None
-
-    def _load(self) -> dict[str, dict[str, Any]]:
-        if self._known is None:
-            try:
-                self._known = json.loads(self.store.read_text()) if self.store and self.store.is_file() else {}
-            except (OSError, ValueError):
-                self._known = {}  # a damaged memo costs one re-hash, never a wrong digest
-        return self._known
-
-    def sha256(self, path: Path) -> str:
-        path = Path(path).resolve()
-        stat = path.stat()
-        stamp = [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
-        known = self._load()
-        seen = known.get(str(path))
-        if seen and seen.get("stat") == stamp:
-            return seen["sha256"]
-        digest = sha256_file(path)
-        known[str(path)] = {"stat": stamp, "sha256": digest}
-        if self.store is not None:
-            try:
-                atomic_write_json(self.store, known, sort_keys=True)
-            except OSError:
-                pass  # a read-only cache still works; it hashes again next time
-        return digest
 
 
 def source_fingerprint(pretrained: str, revision: str | None, digests: FileDigests | None = None) -> dict[str, Any]:

@@ -33,6 +33,8 @@ import os
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from kick_core.digests import FileDigests
+
 ENV_VAR = "KICK_DATA_DIR"
 METADATA_KEY = "data_dir"
 
@@ -43,24 +45,16 @@ class KickDataError(RuntimeError):
 
 # What this process's tasks read, in order: {identity: record}. Tasks are loaded inside
 # lm-eval, which gives a loader no handle on the results; the caller that writes results
-# (the sweep worker, KickLM) reads this instead. ``_DIGESTS`` keeps each file's SHA-256 by
-# (size, mtime_ns), so reloading a task does not hash its files again.
+# (the sweep worker, KickLM) reads this instead. ``_DIGESTS`` remembers each file's SHA-256,
+# so reloading a task does not hash its files again.
 _READ: dict[str, dict[str, Any]] = {}
-_DIGESTS: dict[tuple[str, int, int], str] = {}
+_DIGESTS = FileDigests()
 
 
 def record_file(path: Path) -> None:
     """Record a local data file as read: its absolute path and SHA-256."""
     path = Path(path).resolve()
-    stat = path.stat()
-    key = (str(path), stat.st_size, stat.st_mtime_ns)
-    if key not in _DIGESTS:
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        _DIGESTS[key] = digest.hexdigest()
-    _READ[str(path)] = {"path": str(path), "sha256": _DIGESTS[key]}
+    _READ[str(path)] = {"path": str(path), "sha256": _DIGESTS.sha256(path)}
 
 
 def sources_read() -> list[dict[str, Any]]:

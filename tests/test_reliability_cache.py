@@ -19,7 +19,8 @@ import torch
 
 from kick_core.provenance import RECIPE_FILE
 from kick_models import checkpoint_cache
-from kick_models.checkpoint_cache import CheckpointCache, FileDigests, hub_fingerprint, source_fingerprint
+from kick_core.digests import FileDigests
+from kick_models.checkpoint_cache import hub_fingerprint, source_fingerprint
 from kick_models.kick_lm import KickLM
 from kick_models.local_models import tiny_llama
 
@@ -104,11 +105,17 @@ def test_source_digests_are_remembered_not_recomputed(tiny_model_dir, tmp_path, 
     """A 13 GB model must not be hashed on every run: digests are kept by size, mtime, ctime, inode."""
     digests = FileDigests(tmp_path / "digests.json")
     first = source_fingerprint(str(tiny_model_dir), None, digests)
+    import kick_core.digests
+
     calls = []
-    monkeypatch.setattr(checkpoint_cache, "sha256_file", lambda path: calls.append(path) or "x")
+    monkeypatch.setattr(kick_core.digests, "sha256_file", lambda path: calls.append(path) or "x")
     again = source_fingerprint(str(tiny_model_dir), None, FileDigests(tmp_path / "digests.json"))
     assert again == first and calls == []
     assert first["files"]["model.safetensors"] == sha(tiny_model_dir / "model.safetensors")
+    (tmp_path / "model").mkdir()
+    shutil.copy2(tiny_model_dir / "config.json", tmp_path / "model" / "config.json")  # a new file: hashed
+    source_fingerprint(str(tmp_path / "model"), None, FileDigests(tmp_path / "digests.json"))
+    assert calls == [(tmp_path / "model" / "config.json").resolve()]
 
 
 def test_hub_ids_are_keyed_by_their_commit_when_known_offline(tmp_path, monkeypatch, caplog):
