@@ -31,7 +31,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from kick_core.digests import FileDigests
 
@@ -123,15 +123,7 @@ def read_jsonl(path: Path, required: Iterable[str], *, hub_id: str | None = None
     rows = []
     record_file(path)
     text = read_text(path, fmt=f"JSON lines with fields {list(required)}", hub_id=hub_id)
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise malformed(path, f"line {number} is not JSON ({err.msg})", required, hub_id) from None
-        if not isinstance(row, dict):
-            raise malformed(path, f"line {number} is a JSON {type(row).__name__}, not an object", required, hub_id)
+    for number, row in json_objects(text, lambda what: malformed(path, what, required, hub_id)):
         missing = [key for key in required if key not in row]
         if missing:
             raise malformed(path, f"line {number} lacks {missing}", required, hub_id)
@@ -142,6 +134,21 @@ def read_jsonl(path: Path, required: Iterable[str], *, hub_id: str | None = None
     if not rows:
         raise malformed(path, "it holds no rows", required, hub_id)
     return rows
+
+
+def json_objects(text: str, error: Callable[[str], Exception]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line number, object)`` for each non-empty line of JSON-lines ``text``; a line that
+    is not JSON, or not a JSON object, raises ``error(what)``."""
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise error(f"line {number} is not JSON ({err.msg})") from None
+        if not isinstance(row, dict):
+            raise error(f"line {number} is a JSON {type(row).__name__}, not an object")
+        yield number, row
 
 
 def is_integer(value: Any) -> bool:

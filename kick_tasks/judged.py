@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import dataclasses
 import glob
-import json
 import logging
 import re
 from collections.abc import Callable
@@ -104,22 +103,15 @@ def _answers_from_file(path: str, task_set: str) -> dict[int, str]:
     """Answers by question id from an answer file or an lm-eval ``--log_samples`` file."""
     answers: dict[int, str] = {}
     text = data.read_text(Path(path), fmt="JSON lines of answers (question_id, text) or an lm-eval --log_samples file")
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise data.KickDataError(f"reference file {path!r}: line {number} is not JSON ({err.msg})") from None
-        if not isinstance(row, dict):
-            raise data.KickDataError(f"reference file {path!r}: line {number} is a JSON {type(row).__name__}, not "
-                                     "an object with question_id and text")
+    rows = data.json_objects(text, lambda what: data.KickDataError(
+        f"reference file {path!r}: {what}; expected answers with question_id and text, or lm-eval --log_samples rows"))
+    for number, row in rows:
         if isinstance(row.get("doc"), dict) and "filtered_resps" in row:  # lm-eval samples
             if row["doc"].get("set") != task_set:
                 continue
-            qid, text = row["doc"].get("question_id"), row["filtered_resps"][0]
+            qid, answer = row["doc"].get("question_id"), row["filtered_resps"][0]
         elif "question_id" in row and "text" in row:
-            qid, text = row["question_id"], row["text"]
+            qid, answer = row["question_id"], row["text"]
         else:
             raise data.KickDataError(
                 f"reference file {path!r}: line {number} is neither an answer (question_id, text) nor "
@@ -128,7 +120,7 @@ def _answers_from_file(path: str, task_set: str) -> dict[int, str]:
         if not data.is_integer(qid):
             raise data.KickDataError(f"reference file {path!r}: line {number} has question_id={qid!r}, not an "
                                      "integer; give the question ids of the question set")
-        answers[int(qid)] = str(text).strip()
+        answers[int(qid)] = str(answer).strip()
     return answers
 
 
