@@ -63,6 +63,7 @@ from pathlib import Path
 from typing import Any
 
 from compressors.options import CALIBRATION_OPTIONS, RECIPE_OPTIONS
+from kick_core.helptext import plain
 from kick_core.values import cast
 from kick_models.model_args import MODEL_OPTIONS
 from kick_models.sweep.formats import PROMPT_FORMATS, parse_overrides, prompt_format
@@ -89,7 +90,7 @@ CHAT_TEMPLATE_REFUSED = (
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kick sweep",
-        description=__doc__,
+        description=plain(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         argument_default=None,
     )
