@@ -12,7 +12,7 @@ import re
 __all__ = ["plain"]
 
 _ROLE = re.compile(r":[a-z]+:`~?([^`]+)`")
-_LITERAL = re.compile(r"``(.+?)``")
+_LITERAL = re.compile(r"``(.+?)``", re.DOTALL)  # a literal may wrap onto the next line
 
 
 def plain(doc: str | None) -> str:
