@@ -15,7 +15,7 @@ def help_of(argv: list[str], capsys) -> str:
     return capsys.readouterr().out
 
 
-@pytest.mark.parametrize("argv", [[], ["report"], ["storage"], ["smollm2"], ["tiny-llama"]])
+@pytest.mark.parametrize("argv", [[], ["report"], ["sweep"], ["storage"], ["smollm2"], ["tiny-llama"]])
 def test_help_shows_no_rest_markup(argv, capsys):
     text = help_of(argv, capsys)
     assert "``" not in text and ":mod:`" not in text and ":func:`" not in text and ":class:`" not in text
