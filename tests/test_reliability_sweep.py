@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -32,7 +33,7 @@ def alive(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc and PR_SET_PDEATHSIG are Linux's")
-def test_a_sigkilled_sweep_does_not_leave_its_worker_running(tiny_model_dir, tmp_path):
+def test_a_sigkilled_sweep_leaves_no_worker_or_temp_files_and_resumes_to_the_same_results(tiny_model_dir, tmp_path):
     tasks = write_task(tmp_path / "tasks")
     command = [
         sys.executable, "-m", "kick_models.sweep", "--model", str(tiny_model_dir), "--methods", "magnitude",
@@ -40,7 +41,9 @@ def test_a_sigkilled_sweep_does_not_leave_its_worker_running(tiny_model_dir, tmp
         "--device", "cpu", "--model-args", "dtype=float32", "--cache-dir", str(tmp_path / "cache"),
         "--output", str(tmp_path / "out"),
     ]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    (tmp_path / "tmp").mkdir()  # the sweep's own temp folder, to see that it leaves nothing there
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+           "TMPDIR": str(tmp_path / "tmp")}
     parent = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               start_new_session=True)
     workers: list[int] = []
@@ -57,5 +60,14 @@ def test_a_sigkilled_sweep_does_not_leave_its_worker_running(tiny_model_dir, tmp
         while any(alive(w) for w in workers) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert not any(alive(w) for w in workers), "the worker outlived its killed sweep"
+        assert not list((tmp_path / "tmp").iterdir()), "the killed sweep left files in the temp folder"
+        # the same command again finishes the point, with the results of an uninterrupted run
+        assert subprocess.run(command, env=env, capture_output=True, timeout=600).returncode == 0
+        uninterrupted = [*command[:-1], str(tmp_path / "clean")]
+        assert subprocess.run(uninterrupted, env=env, capture_output=True, timeout=600).returncode == 0
+        resumed, clean = (json.loads(next((tmp_path / out).rglob("tiny_capitals.json")).read_text())
+                          for out in ("out", "clean"))
+        assert resumed["results"] == clean["results"] and resumed["kick_provenance"] == clean["kick_provenance"]
+        assert list((tmp_path / "out").rglob("*.partial-*")) == []
     finally:
         os.killpg(parent.pid, signal.SIGKILL) if any(alive(w) for w in workers) else None

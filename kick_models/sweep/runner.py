@@ -10,14 +10,13 @@ so the sweep stops there.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from kick_core.atomic import atomic_write_json
 from kick_models.sweep.plan import Job, Sweep, point_done
 from kick_models.sweep.worker import DATA_CHANGED, PARENT_ENV
 
@@ -80,35 +79,37 @@ def _run_worker(sweep: Sweep, job: Job, bar) -> int:
     folder = sweep.model_dir / job.point.name
     folder.mkdir(parents=True, exist_ok=True)
     pending = job.pending
-    with tempfile.TemporaryDirectory(prefix="kick-sweep-") as tmp:
-        spec_file = atomic_write_json(Path(tmp) / "point.json", worker_spec(sweep, job))
-        env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", PARENT_ENV: str(os.getpid())}
-        with open(folder / WORKER_LOG, "a", encoding="utf-8") as log:
-            log.write(f"\n===== {time.strftime('%Y-%m-%d %H:%M:%S')} {job.point.name}: "
-                      f"{', '.join(r.task for r in pending)}\n")
-            log.flush()
-            proc = subprocess.Popen([sys.executable, "-m", "kick_models.sweep.worker", str(spec_file)],
-                                    stdout=log, stderr=subprocess.STDOUT, env=env)
-            seen = set()
-            try:
-                while True:
-                    try:
-                        code = proc.wait(timeout=0.5)
-                    except subprocess.TimeoutExpired:
-                        code = None
-                    for r in pending:
-                        if r.task not in seen and point_done(r.result):
-                            seen.add(r.task)
-                            bar.update(1)
-                    if code is not None:
-                        return code
-            except BaseException:  # Ctrl-C or SIGTERM: stop the worker with us
-                proc.terminate()
+    # The spec goes through the worker's stdin: no file to leave behind if we are killed.
+    spec = json.dumps(worker_spec(sweep, job))
+    env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", PARENT_ENV: str(os.getpid())}
+    with open(folder / WORKER_LOG, "a", encoding="utf-8") as log:
+        log.write(f"\n===== {time.strftime('%Y-%m-%d %H:%M:%S')} {job.point.name}: "
+                  f"{', '.join(r.task for r in pending)}\n")
+        log.flush()
+        proc = subprocess.Popen([sys.executable, "-m", "kick_models.sweep.worker", "-"], stdin=subprocess.PIPE,
+                                stdout=log, stderr=subprocess.STDOUT, env=env, text=True)
+        proc.stdin.write(spec)
+        proc.stdin.close()
+        seen = set()
+        try:
+            while True:
                 try:
-                    proc.wait(timeout=10)
+                    code = proc.wait(timeout=0.5)
                 except subprocess.TimeoutExpired:
-                    proc.kill()
-                raise
+                    code = None
+                for r in pending:
+                    if r.task not in seen and point_done(r.result):
+                        seen.add(r.task)
+                        bar.update(1)
+                if code is not None:
+                    return code
+        except BaseException:  # Ctrl-C or SIGTERM: stop the worker with us
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            raise
 
 
 def _tail(path: Path, lines: int = 15) -> str:

@@ -1,4 +1,5 @@
-"""One point of a sweep in its own process: ``python -m kick_models.sweep.worker SPEC.json``.
+"""One point of a sweep in its own process: ``python -m kick_models.sweep.worker SPEC.json`` (or ``-``:
+the spec on stdin, as ``kick sweep`` sends it, so that a killed sweep leaves no spec file behind).
 
 Loads the model once through lm-eval's registry (``--model kick``: the compressed checkpoint
 comes from kick's cache) and calls ``lm_eval.simple_evaluate`` once per pending task, with the
@@ -67,10 +68,12 @@ class PointBusy(RuntimeError):
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
-        print("usage: python -m kick_models.sweep.worker SPEC.json (written by kick sweep)", file=sys.stderr)
+        print("usage: python -m kick_models.sweep.worker SPEC.json|- (the spec kick sweep writes; -: on stdin)",
+              file=sys.stderr)
         return 2
     die_with_parent()
-    spec = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
+    # "-": the spec on stdin, as the runner sends it (no file to leave behind when killed)
+    spec = json.loads(sys.stdin.read() if argv[0] == "-" else Path(argv[0]).read_text(encoding="utf-8"))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         with point_lock(Path(spec["folder"])):
