@@ -39,9 +39,12 @@ def load_freebaseqa(**kwargs: Any):
     return data.local_or_hub(kwargs, from_local, from_hub)
 
 
-def read_local(folder) -> list[dict[str, Any]]:
-    """The documents of ``folder/freebaseqa/FreebaseQA-eval.json``, checked."""
-    path = data.local_file(folder, LOCAL_FILE, fmt=LOCAL_FORMAT, hub_id=HUB_ID)
+def read_local(folder, relative: str = LOCAL_FILE, make_doc=None, count: int | None = None) -> list[dict[str, Any]]:
+    """The documents of ``folder/relative`` (a FreebaseQA file in the official JSON layout),
+    checked: each of its first ``count`` questions (all by default) through ``make_doc``
+    (:func:`to_doc` by default; the reference variant passes its own gold rule)."""
+    make_doc = make_doc or to_doc
+    path = data.local_file(folder, relative, fmt=LOCAL_FORMAT, hub_id=HUB_ID)
 
     def bad(what: str) -> data.KickDataError:
         return data.KickDataError(
@@ -51,10 +54,10 @@ def read_local(folder) -> list[dict[str, Any]]:
 
     try:
         questions = json.loads(data.read_text(path, fmt=LOCAL_FORMAT, hub_id=HUB_ID))["Questions"]
-        docs = [to_doc(question) for question in questions]
+        docs = [make_doc(question) for question in questions[:count]]
     except json.JSONDecodeError as err:
         raise bad(f"not JSON ({err.msg} at line {err.lineno})") from None
-    except (KeyError, TypeError) as err:
+    except (KeyError, TypeError, IndexError) as err:
         raise bad(f"missing or mistyped field {err}") from None
     if not docs:
         raise bad("it holds no questions")

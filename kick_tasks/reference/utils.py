@@ -22,7 +22,6 @@ Every departure of the reference from a sound protocol is kept on purpose and li
 from __future__ import annotations
 
 import functools
-import json
 import os
 from typing import Any, Callable, Sequence
 
@@ -65,25 +64,7 @@ def load_freebaseqa_train(**metadata: Any):
 
 def read_freebase_train(folder) -> list[dict[str, Any]]:
     """The first 1,001 documents of ``folder/freebaseqa/FreebaseQA-train.json``, checked."""
-    path = data.local_file(folder, FREEBASE_LOCAL_FILE, fmt=factoid_qa.LOCAL_FORMAT, hub_id=factoid_qa.HUB_ID)
-
-    def bad(what: str) -> data.KickDataError:
-        return data.KickDataError(
-            f"malformed local data file {str(path)!r}: {what}; expected {factoid_qa.LOCAL_FORMAT} "
-            f"(the layout of the hub dataset {factoid_qa.HUB_ID!r})"
-        )
-
-    try:
-        with open(path, encoding="utf-8") as handle:
-            questions = json.load(handle)["Questions"]
-        docs = [freebase_doc(question) for question in questions[:FREEBASE_QUESTIONS]]
-    except json.JSONDecodeError as err:
-        raise bad(f"not JSON ({err.msg} at line {err.lineno})") from None
-    except (KeyError, TypeError, IndexError) as err:
-        raise bad(f"missing or mistyped field {err}") from None
-    if not docs:
-        raise bad("it holds no questions")
-    return docs
+    return factoid_qa.read_local(folder, FREEBASE_LOCAL_FILE, freebase_doc, FREEBASE_QUESTIONS)
 
 
 def freebase_doc(question: dict[str, Any]) -> dict[str, Any]:
