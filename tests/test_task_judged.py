@@ -351,7 +351,9 @@ def test_reference_protocol_sends_the_reference_prompts_once_at_its_temperatures
     for name in ["summarization/kick_reference_summarization_small.yaml", "instruction/kick_reference_instruction.yaml"]:
         assert yaml.safe_load((KICK_TASKS / name).read_text())["generation_kwargs"] == {
             "until": [], "do_sample": True, "temperature": 0.7, "max_gen_toks": 1024}
-    system, user = summary[0]["messages"][0]["content"], summary[0]["messages"][1]["content"]
+    # the judge is asked concurrently: take the request of the first story, not the first request
+    (mine,) = [b for b in summary if b["messages"][1]["content"].startswith(f"[Story]\n{full_text}\n\n")]
+    system, user = mine["messages"][0]["content"], mine["messages"][1]["content"]
     assert system == ("You are a helpful and precise assistant for checking the quality of the summarization "
                       "of two stories within 150 words.")
     candidate = first["filtered_resps"][0].strip()
