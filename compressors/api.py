@@ -55,8 +55,8 @@ def compress(
     ``calibration``: ``(nsamples, seqlen)`` token ids (:func:`compressors.calibration.
     calibration_tokens`), required by methods that need it and ignored by the others.
     ``device``: where the work runs (default ``cuda`` when available, else ``cpu``).
-    ``progress``: our tqdm bars (magnitude); llmcompressor always draws its own, two per
-    decoder layer (``TQDM_DISABLE=1`` in the environment silences every bar).
+    ``progress``: one tqdm bar per stage (llmcompressor's own bars are off:
+    :mod:`compressors.llmcompressor_console`).
     """
     start = time.perf_counter()
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))

@@ -41,18 +41,14 @@ What we pass, and why:
 
 llmcompressor onloads layers to its "main device" (the first accelerator, else the CPU), so a
 ``device`` other than that is refused with the fix (``CUDA_VISIBLE_DEVICES``). While it runs,
-its log (loguru) goes to stderr (:func:`_logs_to_stderr`), never to stdout, where lm-eval
-writes its results.
+it draws one progress bar and logs to stderr as far as lm-eval's log level asks, never to
+stdout, where lm-eval writes its results (:mod:`compressors.llmcompressor_console`).
 """
 
 from __future__ import annotations
 
-import importlib
-import logging
-import os
-import sys
 from abc import abstractmethod
-from contextlib import contextmanager, redirect_stdout
+from contextlib import contextmanager
 from importlib import metadata
 from typing import ClassVar
 from unittest import mock
@@ -62,22 +58,8 @@ from compressed_tensors.offload import as_single_threaded, remove_dispatch
 from compressed_tensors.quantization import QuantizationArgs, QuantizationScheme, fake_quantize
 from compressed_tensors.utils import align_module_device, update_offload_parameter
 
-
-def _import_llmcompressor_quietly() -> None:
-    """llmcompressor sets up its stdout log sink when first imported and, on a machine without
-    an accelerator, logs a warning through it while being imported: import it with stdout
-    pointed at stderr, then hand it its own configuration back (as :func:`_logs_to_stderr`
-    does after a run). Nothing to do when it is imported already."""
-    if "llmcompressor" in sys.modules:
-        return
-    with redirect_stdout(sys.stderr):
-        llmcompressor_logger = importlib.import_module("llmcompressor.logger")
-    llmcompressor_logger.configure_logger(llmcompressor_logger.LOGGER_CONFIG)
-
-
-_import_llmcompressor_quietly()
-
-from llmcompressor import oneshot  # noqa: E402  (after the quiet import above)
+from compressors.llmcompressor_console import llmcompressor_console  # first: it imports llmcompressor quietly
+from llmcompressor import oneshot  # noqa: E402
 from llmcompressor.core import reset_session  # noqa: E402
 from llmcompressor.modifiers.pruning.sparsegpt.sgpt_base import SparsityModifierBase  # noqa: E402
 from llmcompressor.utils.dev import get_main_device  # noqa: E402
@@ -104,10 +86,6 @@ __all__ = [
 # under ~10 GB, and large batches keep the accelerator busy.
 TOKENS_PER_BATCH = 16384
 
-# llmcompressor's console format (llmcompressor/logger.py), kept for the lines we route.
-_LOG_FORMAT = "{time:YYYY-MM-DDTHH:mm:ss.SSSS} | {function} | {level} - {message}"
-
-
 def run_oneshot(
     model: torch.nn.Module,
     modifiers: list,
@@ -115,17 +93,16 @@ def run_oneshot(
     device: torch.device,
     *,
     freeze: bool = False,
+    progress: bool = True,
 ) -> dict:
     """Run ``modifiers`` on ``model`` in place through ``oneshot`` with the sequential pipeline
     over ``calibration`` token ids (data-free without them), on llmcompressor's main device,
     which must be ``device``. Returns ``{"device", "batch_size"}`` for the report.
 
     ``freeze``: afterwards write each quantized weight's grid values into the weight (for
-    modifiers that only fake-quantize in ``forward``).
-
-    llmcompressor draws its own progress bars (two per decoder layer: calibrating, then
-    propagating); tqdm reads ``TQDM_DISABLE=1`` at import time to silence them."""
-    with _logs_to_stderr():
+    modifiers that only fake-quantize in ``forward``). ``progress``: a bar over the decoder
+    layers, named after the modifiers (llmcompressor's own bars are off)."""
+    with llmcompressor_console(model, " + ".join(_llmcompressor_names(modifiers)), progress) as layer_progress:
         main = _main_device(model, device)
         batch_size, data = None, {}
         if calibration is not None:
@@ -137,7 +114,7 @@ def run_oneshot(
             }
         try:
             with one_process():
-                oneshot(model=model, recipe=list(modifiers), **data)
+                oneshot(model=model, recipe=[*modifiers, layer_progress], **data)
         finally:
             _restore(model)
     if freeze:  # after _restore: while offloading is on, a write to a weight goes to a temporary copy
@@ -146,12 +123,18 @@ def run_oneshot(
 
 
 def run_pruning(
-    model: torch.nn.Module, modifier: PerWeightPruning, calibration: torch.Tensor, device: torch.device, **options
+    model: torch.nn.Module,
+    modifier: PerWeightPruning,
+    calibration: torch.Tensor,
+    device: torch.device,
+    *,
+    progress: bool = True,
+    **options,
 ) -> dict:
     """:func:`run_oneshot` for one pruning modifier, and its report: ``options`` are the
     modifier's settings to report beside its mask structure; ``zeros_counted`` holds each
     pruned weight's zeros (:meth:`PerWeightPruning.zeros_counted`)."""
-    run = run_oneshot(model, [modifier], calibration, device)
+    run = run_oneshot(model, [modifier], calibration, device, progress=progress)
     return {
         "engine": engine_name([modifier]),
         **run,
@@ -171,12 +154,13 @@ def run_quantization(
     freeze: bool,
     options: dict,
     engine_note: str = "",
+    progress: bool = True,
 ) -> dict:
     """:func:`run_oneshot` for quantizing modifiers whose scheme is ``quantizer``
     (:func:`weight_quantization`), and its report: ``options`` are the modifiers' settings,
     ``engine_note`` is added to the ``engine`` line. Afterwards each quantized weight holds
     its dequantized grid values (``freeze`` for the modifiers that do not write them)."""
-    run = run_oneshot(model, modifiers, calibration, device, freeze=freeze)
+    run = run_oneshot(model, modifiers, calibration, device, freeze=freeze, progress=progress)
     return {
         "engine": engine_name(modifiers) + engine_note,
         **run,
@@ -188,11 +172,15 @@ def run_quantization(
 def engine_name(modifiers: list) -> str:
     """``llmcompressor <version> <A> + <B>``, naming the llmcompressor class each modifier is
     or extends (a method's subclass runs that modifier with another solver)."""
-    names = [
+    return f"llmcompressor {metadata.version('llmcompressor')} " + " + ".join(_llmcompressor_names(modifiers))
+
+
+def _llmcompressor_names(modifiers: list) -> list[str]:
+    """The name of the llmcompressor class each modifier is or extends."""
+    return [
         next(cls for cls in type(modifier).__mro__ if cls.__module__.startswith("llmcompressor.")).__name__
         for modifier in modifiers
     ]
-    return f"llmcompressor {metadata.version('llmcompressor')} " + " + ".join(names)
 
 
 def pruning_targets(targets: list[str], nm: tuple[int, int] | None) -> dict:
@@ -278,51 +266,6 @@ def _indexed(device: torch.device) -> tuple[str, int]:
         return device.type, device.index
     current = device.type == "cuda" and torch.cuda.is_available()
     return device.type, torch.cuda.current_device() if current else 0
-
-
-@contextmanager
-def _logs_to_stderr():
-    """While the block runs, llmcompressor's log goes to stderr at :func:`_log_level`;
-    afterwards llmcompressor's own configuration is back.
-
-    llmcompressor logs through loguru's one process-wide logger, to a stdout sink that it adds
-    when imported (``llmcompressor/logger.py``: INFO, one line per module and batch), and
-    lm-eval prints its results on stdout. loguru has no public way to list or pause one sink;
-    llmcompressor's own ``configure_logger`` replaces every sink, so we do as it does: replace
-    them by one stderr sink, then hand llmcompressor its configuration back through
-    ``configure_logger``. Left alone when ``LLM_COMPRESSOR_LOG_DISABLED`` turned it off; a
-    file set by ``LLM_COMPRESSOR_LOG_FILE`` still gets ``oneshot``'s own DEBUG file sink.
-    """
-    # the module itself: the package's attribute ``llmcompressor.logger`` is loguru's logger
-    llmcompressor_logger = importlib.import_module("llmcompressor.logger")
-    if llmcompressor_logger.LOGGER_CONFIG.disabled:
-        yield
-        return
-    logger.remove()
-    logger.add(sys.stderr, level=_log_level(), format=_LOG_FORMAT, filter=llmcompressor_logger.support_log_once)
-    try:
-        yield
-    finally:
-        llmcompressor_logger.configure_logger(llmcompressor_logger.LOGGER_CONFIG)
-
-
-def _log_level() -> str:
-    """``LLM_COMPRESSOR_LOG_LEVEL`` when set; else the level of lm-eval's log (its CLI applies
-    ``LMEVAL_LOG_LEVEL`` before the model is built; the deprecated ``--verbosity`` only after the
-    run) where that is DEBUG or above WARNING, else WARNING. WARNING keeps warnings such as a
-    Hessian that could not be inverted and the per-module METRIC lines (level 38); ERROR drops
-    the METRIC lines; llmcompressor's INFO (a line per module and batch) shows only under DEBUG.
-    Read from the ``logging`` module only: this layer does not import lm-eval."""
-    explicit = os.environ.get("LLM_COMPRESSOR_LOG_LEVEL")
-    if explicit:
-        return explicit.upper()
-    level = logging.getLogger("lm_eval").getEffectiveLevel()
-    if level <= logging.DEBUG:
-        return "DEBUG"
-    for name in ("CRITICAL", "ERROR"):
-        if level >= getattr(logging, name):
-            return name
-    return "WARNING"
 
 
 @contextmanager

@@ -47,12 +47,12 @@ DAMPENING = 0.01
 def prune(model, linears: dict[str, torch.nn.Linear], recipe, calibration: torch.Tensor, *, device, progress=True) -> dict:
     """Prune ``linears`` of ``model`` in place with SparseGPT on ``calibration`` tokens.
 
-    ``progress`` is not used: llmcompressor always draws its own per-layer bars."""
+    ``progress``: a bar over the decoder layers (:func:`~compressors.llmcompressor_adapter.run_oneshot`)."""
     from compressors.llmcompressor_adapter import pruning_targets, run_pruning
 
     options = {"block_size": BLOCK_SIZE, "dampening_frac": DAMPENING}
     modifier = modifier_class()(sparsity=recipe.sparsity, **pruning_targets(list(linears), recipe.nm), **options)
-    return run_pruning(model, modifier, calibration, torch.device(device), **options)
+    return run_pruning(model, modifier, calibration, torch.device(device), progress=progress, **options)
 
 
 @cache

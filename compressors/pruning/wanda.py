@@ -36,11 +36,11 @@ __all__ = ["modifier_class", "prune"]
 def prune(model, linears: dict[str, torch.nn.Linear], recipe, calibration: torch.Tensor, *, device, progress=True) -> dict:
     """Prune ``linears`` of ``model`` in place with Wanda on ``calibration`` tokens.
 
-    ``progress`` is not used: llmcompressor always draws its own per-layer bars."""
+    ``progress``: a bar over the decoder layers (:func:`~compressors.llmcompressor_adapter.run_oneshot`)."""
     from compressors.llmcompressor_adapter import pruning_targets, run_pruning
 
     modifier = modifier_class()(sparsity=recipe.sparsity, **pruning_targets(list(linears), recipe.nm))
-    return run_pruning(model, modifier, calibration, torch.device(device))
+    return run_pruning(model, modifier, calibration, torch.device(device), progress=progress)
 
 
 @cache

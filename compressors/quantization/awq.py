@@ -45,7 +45,7 @@ def check_device(device: str | torch.device) -> None:
 def quantize(model, linears: dict[str, torch.nn.Linear], recipe, calibration: torch.Tensor, *, device, progress=True) -> dict:
     """AWQ-quantize ``linears`` of ``model`` in place on ``calibration`` tokens (CUDA only).
 
-    ``progress`` is not used: llmcompressor always draws its own per-layer bars."""
+    ``progress``: a bar over the decoder layers (:func:`~compressors.llmcompressor_adapter.run_oneshot`)."""
     from llmcompressor.modifiers.quantization import QuantizationModifier
     from llmcompressor.modifiers.transform.awq import AWQModifier
 
@@ -56,4 +56,5 @@ def quantize(model, linears: dict[str, torch.nn.Linear], recipe, calibration: to
     quantizer = weight_quantization(weight_args(recipe), kept_dense(model, linears))
     modifiers = [AWQModifier(**options), QuantizationModifier(**quantizer)]
     # the QuantizationModifier fake-quantizes in forward only: freeze writes the grid values
-    return run_quantization(model, modifiers, quantizer, calibration, torch.device(device), freeze=True, options=options)
+    return run_quantization(model, modifiers, quantizer, calibration, torch.device(device), freeze=True, options=options,
+                            progress=progress)

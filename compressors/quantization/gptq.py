@@ -45,7 +45,7 @@ def quantize(model, linears: dict[str, torch.nn.Linear], recipe, calibration: to
     """GPTQ-quantize ``linears`` of ``model`` in place on ``calibration`` tokens, keeping the
     zeros of a pruned model when ``recipe`` prunes first.
 
-    ``progress`` is not used: llmcompressor always draws its own per-layer bars."""
+    ``progress``: a bar over the decoder layers (:func:`~compressors.llmcompressor_adapter.run_oneshot`)."""
     from llmcompressor.modifiers.gptq import GPTQModifier
 
     from compressors.llmcompressor_adapter import run_quantization, weight_quantization
@@ -62,6 +62,7 @@ def quantize(model, linears: dict[str, torch.nn.Linear], recipe, calibration: to
         model, [modifier], quantizer, calibration, torch.device(device), freeze=False,
         options={"actorder": actorder, **settings},
         engine_note=" (GPTQ kernel keeping zeros: compressors.quantization.sparse_gptq)" if keep_zeros else "",
+        progress=progress,
     )
 
 

@@ -22,7 +22,8 @@ __all__ = ["quantize"]
 def quantize(model, linears: dict[str, torch.nn.Linear], recipe, calibration=None, *, device, progress=True) -> dict:
     """Quantize ``linears`` of ``model`` in place to ``recipe.bits`` by rounding to nearest.
 
-    ``calibration`` and ``progress`` are not used (no data; llmcompressor draws its own bars)."""
+    ``calibration`` is not used (no data). ``progress``: a bar over the decoder layers
+    (:func:`~compressors.llmcompressor_adapter.run_oneshot`)."""
     from llmcompressor.modifiers.quantization import QuantizationModifier
 
     from compressors.llmcompressor_adapter import run_quantization, weight_quantization
@@ -30,5 +31,5 @@ def quantize(model, linears: dict[str, torch.nn.Linear], recipe, calibration=Non
     quantizer = weight_quantization(weight_args(recipe), kept_dense(model, linears))
     # QuantizationModifier fake-quantizes in forward only: freeze writes the grid values
     return run_quantization(model, [QuantizationModifier(**quantizer)], quantizer, None, torch.device(device),
-                            freeze=True, options={})
+                            freeze=True, options={}, progress=progress)
 
