@@ -26,7 +26,6 @@ import logging
 import os
 import sys
 from contextlib import ExitStack, contextmanager, redirect_stdout
-from functools import partial
 from typing import Iterator
 from unittest import mock
 
@@ -59,13 +58,14 @@ __all__ = ["LayerProgress", "llmcompressor_console"]
 # llmcompressor's console format (llmcompressor/logger.py), kept for the lines we route.
 _LOG_FORMAT = "{time:YYYY-MM-DDTHH:mm:ss.SSSS} | {function} | {level} - {message}"
 
-# The llmcompressor modules (0.14.0.1) that draw bars during a run, each through its own
-# module-level name ``tqdm``: the sequential pipeline (two bars per layer), its activation
-# cache, AWQ's smoothing loop.
+# The modules that draw bars during a run, each through its own module-level name ``tqdm``:
+# llmcompressor 0.14.0.1's sequential pipeline (two bars per layer), its activation cache and
+# AWQ's smoothing loop; compressed-tensors' application of a quantization scheme.
 _BAR_MODULES = (
     "llmcompressor.pipelines.sequential.pipeline",
     "llmcompressor.pipelines.cache",
     "llmcompressor.modifiers.transform.awq.base",
+    "compressed_tensors.quantization.lifecycle.apply",
 )
 
 
@@ -103,17 +103,21 @@ def llmcompressor_console(model: torch.nn.Module, label: str, progress: bool = T
 
 @contextmanager
 def _bars_off():
-    """llmcompressor's own bars off for the block.
+    """llmcompressor's (and compressed-tensors') own bars off for the block.
 
     tqdm reads its switches (``TQDM_DISABLE``) from the environment once, when imported, and
-    llmcompressor offers none, so each of its modules that draws a bar gets, for the block
+    the two libraries offer none, so each of their modules that draws a bar gets, for the block
     only, a ``tqdm`` that draws nothing (iterating, ``update`` and ``close`` still work).
     The name is replaced in those modules alone: other bars in the process stay."""
-    silent = partial(tqdm, disable=True)
     with ExitStack() as stack:
         for name in _BAR_MODULES:
-            stack.enter_context(mock.patch.object(importlib.import_module(name), "tqdm", silent))
+            stack.enter_context(mock.patch.object(importlib.import_module(name), "tqdm", _silent_tqdm))
         yield
+
+
+def _silent_tqdm(*args, **kwargs):
+    """A tqdm that draws nothing, whatever ``disable`` its caller passes."""
+    return tqdm(*args, **{**kwargs, "disable": True})
 
 
 @contextmanager

@@ -1,6 +1,6 @@
 """stdout is for results: a compression run through the real `lm_eval` command prints lm-eval's
 results and nothing from llmcompressor, whose log goes to stderr at the level lm-eval's log
-level (LMEVAL_LOG_LEVEL) implies."""
+level (LMEVAL_LOG_LEVEL) implies; the compression draws one progress bar."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ import torch
 BIN = Path(sys.executable).parent
 # llmcompressor's console format: "2026-12-05T10:13:37.1045 | function | LEVEL - message"
 LLMCOMPRESSOR_LINE = re.compile(r"^(\[Rank \d+\] )?\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{4} \| \w+ \| [A-Z]+ - ")
+# a tqdm bar as it is redrawn: "desc:  50%|█████     | 1/2 [...]" (each redraw after a "\r")
+BAR = re.compile(r"^(?P<desc>.*?):?\s+\d+%\|.*\| (?P<n>\d+)/(?P<total>\d+) ")
 
 
 def lm_eval_wanda(model_dir: Path, out: Path, **env: str) -> subprocess.CompletedProcess:
@@ -39,10 +41,29 @@ def test_importing_the_runner_prints_nothing_on_stdout():
     assert child.stdout == ""
 
 
+def llmcompressor_levels(stderr: str) -> set[str]:
+    return {line.split(" | ")[2].split(" - ")[0] for line in stderr.splitlines() if LLMCOMPRESSOR_LINE.match(line)}
+
+
+def compression_bars(stderr: str) -> dict[str, tuple[int, int]]:
+    """``{description: (last count, total)}`` of the bars drawn while the kick model compressed:
+    after lm-eval's "Initializing kick model" and before the kick model's "new compressed
+    checkpoint" line, without transformers' bars for reading the dense model and writing the
+    compressed one."""
+    window = stderr.split("Initializing kick model", 1)[1].split("new compressed checkpoint", 1)[0]
+    bars = {}
+    for redraw in re.split(r"[\r\n]", window):
+        if (bar := BAR.match(redraw)) and bar["desc"] not in ("Loading weights", "Writing model shards"):
+            bars[bar["desc"]] = (int(bar["n"]), int(bar["total"]))
+    return bars
+
+
 @pytest.mark.parametrize(("lm_eval_level", "shown", "hidden"), [
     (logging.ERROR, None, "| METRIC - "),
-    (logging.INFO, "| METRIC - ", "| INFO - "),
+    (logging.INFO, None, "| METRIC - "),  # lm-eval's default
+    (logging.INFO, None, "| INFO - "),
     (logging.DEBUG, "| INFO - Sparsifying", None),
+    (logging.DEBUG, "| METRIC - time", None),
 ])
 def test_llmcompressor_log_level_follows_lm_evals(tiny_model_dir, capfd, monkeypatch, lm_eval_level, shown, hidden):
     from transformers import AutoModelForCausalLM
@@ -63,15 +84,28 @@ def test_llmcompressor_log_level_follows_lm_evals(tiny_model_dir, capfd, monkeyp
 
 
 @pytest.mark.slow
-def test_lm_eval_compression_run_keeps_stdout_for_results(tiny_model_dir, tmp_path):
-    run = lm_eval_wanda(tiny_model_dir, tmp_path)
+def test_lm_eval_compression_run_keeps_stdout_for_results_and_draws_one_bar(tiny_model_dir, tmp_path):
+    run = lm_eval_wanda(tiny_model_dir, tmp_path, LMEVAL_LOG_LEVEL="INFO")  # lm-eval's default, whatever the caller's
     assert run.returncode == 0, run.stderr[-3000:]
     lines = run.stdout.splitlines()
     # lm-eval's results: its run line ("kick ({model args}), gen_kwargs: ..."), then the table
     assert lines[0].startswith("kick (") and any("kick_demo" in line for line in lines)
     assert all(line == "" or line.startswith(("kick (", "|")) for line in lines), run.stdout
     assert not any(LLMCOMPRESSOR_LINE.match(line) for line in lines)
-    assert any(LLMCOMPRESSOR_LINE.match(line) and "| METRIC - " in line for line in run.stderr.splitlines())
+    # on stderr, of llmcompressor's log only its warnings (CPU: "No accelerator available!")
+    assert llmcompressor_levels(run.stderr) <= {"WARNING"}, run.stderr[-3000:]
+    # one bar, over the tiny model's two decoder layers, instead of llmcompressor's three per layer
+    assert compression_bars(run.stderr) == {"WandaPruningModifier": (2, 2)}, run.stderr[-3000:]
+
+
+@pytest.mark.slow
+def test_lm_eval_log_level_debug_shows_llmcompressors_log(tiny_model_dir, tmp_path):
+    run = lm_eval_wanda(tiny_model_dir, tmp_path, LMEVAL_LOG_LEVEL="DEBUG")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert not any(LLMCOMPRESSOR_LINE.match(line) for line in run.stdout.splitlines())
+    assert {"DEBUG", "INFO", "METRIC"} <= llmcompressor_levels(run.stderr)
+    assert any("| INFO - Sparsifying model.layers.1.mlp.down_proj" in line for line in run.stderr.splitlines())
+    assert compression_bars(run.stderr) == {"WandaPruningModifier": (2, 2)}
 
 
 @pytest.mark.slow

@@ -5,6 +5,7 @@ the runner changes nothing in the process environment."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -31,14 +32,14 @@ def wanda(model) -> dict:
 
 
 def test_llmcompressor_logs_nothing_on_stdout_while_compressing(tiny_model_dir, capfd, monkeypatch):
-    monkeypatch.delenv("LLM_COMPRESSOR_LOG_LEVEL", raising=False)
+    monkeypatch.setenv("LLM_COMPRESSOR_LOG_LEVEL", "INFO")
     model = load(tiny_model_dir)
     capfd.readouterr()
     report = wanda(model)
     out, err = capfd.readouterr()
     assert report["sparsity"]["overall"] == pytest.approx(0.5, abs=0.01)
     assert out == ""
-    assert "| METRIC - time" in err  # WARNING and above (METRIC is 38) go to stderr
+    assert "| METRIC - time" in err and "| INFO - Sparsifying" in err
 
 
 def test_the_users_log_level_is_honoured_and_llmcompressors_setup_is_back_afterwards(tiny_model_dir, capfd, monkeypatch):
@@ -52,6 +53,28 @@ def test_the_users_log_level_is_honoured_and_llmcompressors_setup_is_back_afterw
     assert out == "" and "METRIC" not in err
     logger.error("after the run")  # llmcompressor's own sink again: stdout
     assert "after the run" in capfd.readouterr().out
+
+
+@pytest.mark.parametrize(("recipe", "bar"), [
+    (Recipe("wanda", sparsity=0.5), "WandaPruningModifier"),
+    (Recipe("gptq", bits=4, group_size=16), "GPTQModifier"),
+])
+def test_one_bar_over_the_decoder_layers_and_llmcompressors_own_bars_back_afterwards(tiny_model_dir, capfd, recipe, bar):
+    import llmcompressor.pipelines.sequential.pipeline as sequential
+    from tqdm import tqdm
+
+    model = load(tiny_model_dir)
+    tokens = torch.randint(0, model.config.vocab_size, (2, 16), generator=torch.Generator().manual_seed(0))
+    capfd.readouterr()
+    compress(model, recipe, tokens, device="cpu", progress=True)
+    err = capfd.readouterr().err
+    assert set(re.findall(r"([^\r\n]*?): +\d+%\|", err)) == {bar}, err
+    assert f"{bar}: 100%" in err and "2/2" in err  # the tiny model has two decoder layers
+    assert sequential.tqdm is tqdm
+    model = load(tiny_model_dir)
+    capfd.readouterr()
+    compress(model, recipe, tokens, device="cpu", progress=False)
+    assert "%|" not in capfd.readouterr().err
 
 
 def test_importing_the_runner_leaves_the_environment_alone():
