@@ -80,3 +80,37 @@ def test_killed_sweep_resumes_skipping_done_points(tiny_model_dir, tmp_path):
 
     again = subprocess.run(command + ["--dry-run"], env=env, capture_output=True, text=True, timeout=60)
     assert "(3 done, 0 to run)" in again.stdout
+
+
+@pytest.mark.slow
+def test_slim_samples_keep_what_pairing_needs(tiny_model_dir, tmp_path):
+    """--samples slim drops the document and prompt texts from each per-example row, keeps the
+    hashes, responses and metrics, says so in the result, and the report still pairs with dense."""
+    tasks = write_task(tmp_path / "tasks")
+    out = tmp_path / "out"
+    command = [
+        sys.executable, "-m", "kick_models.sweep", "--model", str(tiny_model_dir), "--methods", "dense", "magnitude",
+        "--sparsity", "0.5", "--tasks", "tiny_capitals", "--include_path", str(tasks), "--limit", "3",
+        "--device", "cpu", "--model-args", "dtype=float32", "--cache-dir", str(tmp_path / "cache"),
+        "--output", str(out), "--samples", "slim",
+    ]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    for point in ("dense", "magnitude_sparsity-0.5"):
+        result = out / tiny_model_dir.name / point / "tiny_capitals.json"
+        record = json.loads(result.read_text())["kick_sweep"]
+        assert record["samples_detail"] == "slim"
+        (name,) = record["samples"]
+        rows = [json.loads(line) for line in gzip.decompress((result.parent / name).read_bytes()).decode().splitlines()]
+        assert [row["doc_id"] for row in rows] == [0, 1, 2]
+        for row in rows:
+            assert "doc" not in row and "arguments" not in row
+            assert {"doc_hash", "prompt_hash", "target_hash", "resps", "acc"} <= set(row)
+    runs, _ = load_runs([out])
+    report = build_report(runs)
+    (row,) = [r for r in report.rows if r.label == "magnitude 50%"]
+    assert row.comparison is not None and row.comparison.paired and row.comparison.n == 3
+
+    bad = subprocess.run(command[:-1] + ["bulky"], env=env, capture_output=True, text=True, timeout=120)
+    assert bad.returncode != 0 and "--samples" in bad.stderr and "slim" in bad.stderr

@@ -68,7 +68,7 @@ from kick_core.values import cast
 from kick_models.model_args import MODEL_OPTIONS
 from kick_models.sweep.formats import PROMPT_FORMATS, parse_overrides, prompt_format
 from kick_models.sweep.grid import DEFAULT_SEED, SweepError, expand_points, expand_recipes
-from kick_models.sweep.plan import Sweep, describe, plan
+from kick_models.sweep.plan import SAMPLE_DETAIL, Sweep, describe, plan
 from kick_models.sweep.runner import run
 
 DEFAULT_OUTPUT = "kick-sweep"
@@ -78,7 +78,7 @@ OTHER_RECIPE_KEYS = tuple(k for k in RECIPE_OPTIONS if k not in ("method", *AXES
 GRID_FILE_KEYS = (
     "model", "tasks", "methods", *AXES, "recipe_args", "output", "model_args", *CALIBRATION_OPTIONS,
     "cache_dir", "storage", "limit", "batch_size", "device", "num_fewshot", "metadata", "include_path",
-    "prompt_format",
+    "prompt_format", "samples",
 )
 CHAT_TEMPLATE_REFUSED = (
     "kick sweep chooses the prompt format per task (raw: {raw}; chat template: {chat}; other tasks raw), "
@@ -133,6 +133,10 @@ def build_parser() -> argparse.ArgumentParser:
                          "protocol declares (repeatable)")
     lm.add_argument("--apply_chat_template", "--apply-chat-template", dest="apply_chat_template", nargs="?",
                     const=True, default=None, help="refused: the sweep chooses the format per task (--prompt-format)")
+    lm.add_argument("--samples", choices=sorted(SAMPLE_DETAIL),
+                    help="per-example rows kept beside each result: full (lm-eval's rows, the default) or slim "
+                         "(without the document and prompt texts, which their hashes identify; for large tasks "
+                         "such as 5-shot MMLU)")
     run_group = parser.add_argument_group("running")
     run_group.add_argument("--dry-run", action="store_true", help="list the points (done / to do) and exit")
     run_group.add_argument("--fail-fast", action="store_true", help="stop at the first failed point")
@@ -196,6 +200,7 @@ def sweep_from_args(args: argparse.Namespace) -> Sweep:
         num_fewshot=values.get("num_fewshot"),
         metadata=_parse_metadata(values.get("metadata")),
         include_path=[str(Path(p).expanduser().resolve()) for p in _as_list(values.get("include_path") or [], "include_path")],
+        samples=_samples(values.get("samples")),
     )
 
 
@@ -276,6 +281,14 @@ def _number(value: Any, name: str) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
         raise SweepError(f"--{name} {value!r} is not allowed: give a count (>= 1) or a fraction in (0, 1)")
     return int(value) if float(value).is_integer() else float(value)
+
+
+def _samples(value: Any) -> str:
+    if value is None:
+        return "full"
+    if value not in SAMPLE_DETAIL:
+        raise SweepError(f"samples {value!r} is not allowed: give one of {', '.join(sorted(SAMPLE_DETAIL))}")
+    return value
 
 
 def _batch_size(value: Any) -> int | str | None:

@@ -40,6 +40,7 @@ class Sweep:
     num_fewshot: int | None = None
     metadata: dict[str, Any] | None = None
     include_path: list[str] = field(default_factory=list)
+    samples: str = "full"  # per-example rows kept: full, or slim (see SAMPLE_DETAIL)
 
     @property
     def model_dir(self) -> Path:
@@ -79,6 +80,14 @@ class Sweep:
 def model_label(model: str) -> str:
     """A folder name for a model: a local folder's name, or the hub id with ``/`` as ``__``."""
     return slug(model_name(model).replace("/", "__"))
+
+
+# What ``--samples`` keeps of lm-eval's per-example rows. ``slim`` drops the document and the
+# request texts (``doc``, ``arguments``: a 5-shot MMLU row repeats its ~3 KB prompt for each of
+# the four choices, 14,042 rows a point), keeping ``doc_id``, the document, prompt and target
+# hashes, the responses and every metric: all that pairing with dense and checking the data
+# need (kick_models/report/samples.py); the texts are re-made from the recorded data files.
+SAMPLE_DETAIL = {"full": (), "slim": ("doc", "arguments")}
 
 
 def samples_path(result: Path) -> Path:

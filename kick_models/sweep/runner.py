@@ -72,6 +72,7 @@ def worker_spec(sweep: Sweep, job: Job) -> dict:
         "num_fewshot": sweep.num_fewshot,
         "metadata": sweep.metadata,
         "include_path": sweep.include_path,
+        "samples": sweep.samples,
     }
 
 

@@ -47,7 +47,7 @@ from typing import Any
 
 from kick_core.atomic import atomic_folder, atomic_write_json, remove_partials
 from kick_models.sweep.formats import CHAT
-from kick_models.sweep.plan import RESULT_KEY, point_done, samples_path
+from kick_models.sweep.plan import RESULT_KEY, SAMPLE_DETAIL, point_done, samples_path
 from kick_tasks import data
 
 SCRATCH = "lm-eval"  # the tracker's own output, inside the samples folder's staging copy
@@ -195,7 +195,8 @@ def evaluate_task(lm, spec: dict[str, Any], run: dict[str, Any], task_manager, m
             tracker.save_results_samples(task_name=task_name, samples=per_example[task_name])
         (written,) = (staging / SCRATCH).rglob("results_*.json")
         saved = json.loads(written.read_text(encoding="utf-8"))
-        names = [_gzip(path, staging) for path in sorted((staging / SCRATCH).rglob("samples_*.jsonl"))]
+        dropped = SAMPLE_DETAIL[spec.get("samples", "full")]
+        names = [_gzip(path, staging, dropped) for path in sorted((staging / SCRATCH).rglob("samples_*.jsonl"))]
         shutil.rmtree(staging / SCRATCH)
     sources = data.sources_read()
     saved[PROVENANCE_KEY] = provenance(saved, per_example, run["task"], sources, chat)
@@ -205,6 +206,7 @@ def evaluate_task(lm, spec: dict[str, Any], run: dict[str, Any], task_manager, m
         "seed": spec["seed"],
         "prompt_format": run["prompt_format"],
         "samples": [f"{samples.name}/{name}" for name in names],
+        "samples_detail": spec.get("samples", "full"),
         "settings": run["settings"],
         "data_sources": sources,
     }
@@ -268,13 +270,18 @@ def _describe(sources: list[dict[str, Any]]) -> str:
     return ", ".join(shown) + (f" and {len(sources) - 2} more" if len(sources) > 2 else "")
 
 
-def _gzip(path: Path, folder: Path) -> str:
-    """``folder/<name>.gz`` from ``path``, with no time stamp in the header (same bytes for the
-    same samples, so committed sweeps diff cleanly); returns its name."""
+def _gzip(path: Path, folder: Path, dropped: tuple[str, ...] = ()) -> str:
+    """``folder/<name>.gz`` from ``path``, each row without the keys ``dropped`` (``--samples
+    slim``; lm-eval's writer needs every key, so they go here), with no time stamp in the header
+    (same bytes for the same samples, so committed sweeps diff cleanly); returns its name."""
     name = f"{path.name}.gz"
     with open(path, "rb") as source, open(folder / name, "wb") as raw, \
             gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as target:
-        shutil.copyfileobj(source, target)
+        if not dropped:
+            shutil.copyfileobj(source, target)
+        for line in source if dropped else ():
+            row = {k: v for k, v in json.loads(line).items() if k not in dropped}
+            target.write(json.dumps(row, ensure_ascii=False).encode() + b"\n")
     return name
 
 

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# docs/sweep/run_gpu.sh on the device machine (no registry, no hub, 64 MiB a call), in calls
+# made while it stays warm:
+#
+#   1. carry .whl and .gpu/base (the wheels of bench/fetch_device_wheels.sh; a copy of the data
+#      folder in .gpu/base/data):            bash bench/device_sweep.sh stage .whl .gpu/base
+#   2. carry each part of `python -m bench.model_chunks split $(kick smollm2) .gpu/model` in its
+#      own call:                              bash bench/device_sweep.sh stage .gpu/model/part0
+#   3. the last part and the sweep:          bash bench/device_sweep.sh stage .gpu/model/part3 run
+#      (again `bash bench/device_sweep.sh run` while the machine is warm: the sweep resumes)
+#
+# Staged files wait in /tmp/keep. `run` joins the model (SHA-256 checked), runs the sweep for
+# SWEEP_SECONDS (default 540) and packs the result folder into $OUT/results.tar.part-* (under
+# 16 MB each, what a call can bring back); unpack here with
+#   cat results.tar.part-* | tar -x -C docs/sweep/v2/results
+set -uo pipefail
+KEEP=/tmp/keep
+mkdir -p "$KEEP"
+while [ $# -gt 0 ]; do
+  case $1 in
+    stage) shift
+           while [ $# -gt 0 ] && [ "$1" != run ]; do cp -r "$1" "$KEEP/"; shift; done
+           ls "$KEEP" ;;
+    run) shift
+         python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
+           "$KEEP"/.whl/*.whl || exit
+         export PYTHONPATH=$PWD:/tmp/site PATH=/tmp/site/bin:$PATH PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
+         export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
+         # .pth files are read only in site folders: this one registers --model kick and the kick tasks
+         echo "import site; site.addsitedir('/tmp/site')" > "$(python3 -c 'import site; print(site.getsitepackages()[0])')/zz_tmp_site.pth"
+         [ -f /tmp/smollm2/model.safetensors ] || python3 -m bench.model_chunks join "$KEEP"/part* --output /tmp/smollm2 || exit
+         nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
+         mkdir -p /tmp/sweep
+         SECONDS=0
+         MODEL=/tmp/smollm2 KICK_DATA_DIR=$KEEP/base/data OUT_DIR=/tmp/sweep \
+           bash docs/sweep/run_gpu.sh >> /tmp/sweep.log 2>&1 &
+         sweep=$!
+         while kill -0 $sweep 2> /dev/null && [ $SECONDS -lt "${SWEEP_SECONDS:-540}" ]; do sleep 5; done
+         # out of time: the script first (no new `kick sweep` starts), then the sweeps (their
+         # workers get SIGTERM with them: PR_SET_PDEATHSIG), then any worker left
+         pkill -f docs/sweep/run_gpu.sh; pkill -f "kick sweep"; sleep 3; pkill -f kick_models.sweep.worker; sleep 2
+         echo "sweep: stopped after ${SECONDS}s"; cp /tmp/sweep.log "$OUT/sweep.log"
+         grep -h "points x" "$OUT/sweep.log" | tail -3
+         find /tmp/sweep -name '*.json' -newer "$KEEP" | wc -l
+         (cd /tmp/sweep && tar -c --exclude=worker.log --exclude='*.partial-*' .) | split -b 15M - "$OUT/results.tar.part-"
+         ls -la "$OUT" ;;
+    *) echo "unknown step $1: stage PATH..., run"; exit 2 ;;
+  esac
+done
