@@ -14,8 +14,8 @@ number a test expects can be computed), and it can misbehave on demand:
 
 MT-Bench's judge prompts (FastChat's ``judge_prompts.jsonl``, told apart by their answer
 markers) get MT-Bench's reply formats: ``Rating: [[n]]`` for single-answer grading (the last
-answer of the conversation shown, scored with :func:`answer_score`) and ``[[A]]``, ``[[B]]``
-or ``[[C]]`` for pairwise, by the same score of the two assistants' last answers
+answer of the conversation shown, rated with :func:`mtbench_rating`) and ``[[A]]``, ``[[B]]``
+or ``[[C]]`` for pairwise, by the same rating of the two assistants' last answers
 (:func:`mtbench_reply`).
 
 It records every request (headers and body) and the most requests it had in flight at once.
@@ -50,6 +50,12 @@ def criterion_scores(text: str, criteria: int) -> list[int]:
     return [max(1, min(10, base + d)) for d in SUMMARY_OFFSETS]
 
 
+def mtbench_rating(text: str) -> int:
+    """The stand-in's 1-10 rating of an MT-Bench answer: 1 + its length in characters mod 10
+    (it varies even over the tiny random model's short answers)."""
+    return 1 + len(text) % 10
+
+
 def _last_answer(conversation: str, who: str) -> str:
     """The second answer of a ``### User: / ### Assistant X:`` transcript (MT-Bench multi-turn)."""
     return conversation.split(f"### Assistant {who}:\n")[2].split("\n\n### User:")[0].strip()
@@ -68,8 +74,8 @@ def mtbench_reply(user: str, position_bias: int = 0) -> str | None:
     if any("GARBAGE" in a for a in answers.values()):
         return "Both answers have merits; I cannot decide."
     if set(answers) == {"A"}:
-        return f"The answer is judged on its wording. Rating: [[{answer_score(answers['A'])}]]"
-    first, second = answer_score(answers["A"]) + position_bias, answer_score(answers["B"])
+        return f"The answer is judged on its wording. Rating: [[{mtbench_rating(answers['A'])}]]"
+    first, second = mtbench_rating(answers["A"]) + position_bias, mtbench_rating(answers["B"])
     return f"Assistant A and B compared. [[{'A' if first > second else 'B' if second > first else 'C'}]]"
 
 
