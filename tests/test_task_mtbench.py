@@ -220,6 +220,9 @@ def test_turn_two_refuses_another_models_turn_one(tiny_model_dir, local_copy, tm
         "doc": {"set": "mt_bench", "question_id": 81, "turn": 1}, "filtered_resps": ["An answer."],
         "arguments": {"gen_args_0": {"arg_0": "prompt", "arg_1": {}}}}) + "\n")
     samples = str(folder / f"samples_kick_mtbench_turn1_{stamp}.jsonl")
+    (folder / "samples_kick_mtbench_turn2_x.jsonl").write_text(Path(samples).read_text())
+    with pytest.raises(KickDataError, match="is not a kick_mtbench_turn1 samples file"):
+        load_mtbench(turn=2, data_dir=str(local_copy), mtbench_turn1=str(folder / "*turn2_x.jsonl"))
     with pytest.raises(KickDataError, match="no lm-eval results file"):
         load_mtbench(turn=2, data_dir=str(local_copy), mtbench_turn1=samples)
     (folder / f"results_{stamp}.json").write_text(json.dumps({"configs": {"kick_mtbench_turn1": {"metadata": {

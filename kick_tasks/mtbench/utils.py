@@ -161,13 +161,18 @@ def _prompt_of(row: dict[str, Any]) -> str:
 def _settings_of_run(samples_path: str) -> dict[str, Any]:
     """The turn-1 run's task metadata (model arguments and --metadata), from the results file
     lm-eval wrote beside the samples file (same timestamp)."""
-    path = Path(samples_path)
-    stamp = path.stem[len(f"samples_{TASKS[1]}_"):]
+    path, prefix = Path(samples_path), f"samples_{TASKS[1]}_"
+    if not path.stem.startswith(prefix):
+        raise data.KickDataError(
+            f"{TURN1}={samples_path!r} is not a {TASKS[1]} samples file; give the {prefix}<time>.jsonl "
+            "that lm-eval --log_samples wrote for turn 1"
+        )
+    stamp = path.stem[len(prefix):]
     results = sorted(path.parent.glob(f"*_{glob.escape(stamp)}.json"))
-    if not path.stem.startswith(f"samples_{TASKS[1]}_") or not results:
+    if not results:
         raise data.KickDataError(
             f"{TURN1}={samples_path!r}: no lm-eval results file (*_{stamp}.json) beside it to tell which model "
-            f"and settings answered turn 1; give the samples_{TASKS[1]}_<time>.jsonl of a --log_samples run, in its folder"
+            "and settings answered turn 1; keep the samples file in the folder lm-eval wrote it to"
         )
     written = json.loads(data.read_text(results[0], fmt="lm-eval results JSON"))
     return (written.get("configs", {}).get(TASKS[1], {}) or {}).get("metadata") or {}
