@@ -15,6 +15,8 @@ reads only its own entries (see each task's README)::
     triviaqa/rc_with_context.jsonl                            (question, answer_aliases, context)
     kick_summarization/questions.jsonl                        (question_id, text)
     kick_conversation/questions.jsonl                         (question_id, category, text)
+    mt_bench/question.jsonl, mt_bench/reference_answer/gpt-4.jsonl, judge_prompts.jsonl
+                                                              (FastChat's llm_judge/data; MT-Bench)
 
 A missing or malformed local file, or an unreachable hub with no local copy, stops the run
 with one line that names the path expected, its format and the hub dataset id.

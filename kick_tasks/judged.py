@@ -192,8 +192,8 @@ def judge_json(task: str, metadata: dict[str, Any], reference_temperature: float
         return config.to_json()
     if not _told_no_judge:
         log.warning(
-            "%s (and any other judged kick task): no LLM judge configured, reporting ROUGE proxies "
-            "only; the judged scores need an OpenAI-compatible endpoint (--metadata "
+            "%s (and any other judged kick task): no LLM judge configured, reporting only what needs "
+            "no judge (ROUGE proxies; MT-Bench: unique tokens); the judged scores need an OpenAI-compatible endpoint (--metadata "
             "'{\"judge_base_url\": ..., \"judge_model\": ...}' or KICK_JUDGE_BASE_URL and KICK_JUDGE_MODEL)",
             task,
         )

@@ -12,6 +12,12 @@ number a test expects can be computed), and it can misbehave on demand:
 * ``position_bias``: points added to whichever answer is shown first (Assistant 1);
 * any answer containing ``GARBAGE`` gets a reply with no scores.
 
+MT-Bench's judge prompts (FastChat's ``judge_prompts.jsonl``, told apart by their answer
+markers) get MT-Bench's reply formats: ``Rating: [[n]]`` for single-answer grading (the last
+answer of the conversation shown, rated with :func:`mtbench_rating`) and ``[[A]]``, ``[[B]]``
+or ``[[C]]`` for pairwise, by the same rating of the two assistants' last answers
+(:func:`mtbench_reply`).
+
 It records every request (headers and body) and the most requests it had in flight at once.
 """
 
@@ -25,7 +31,11 @@ from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 _ANSWER = re.compile(r"\[The Start of Assistant ([12])'s \w+\]\n(.*?)\n\[The End of Assistant \1's", re.DOTALL)
-SUMMARY_OFFSETS = (0, -1, 1, 0)  # coherence, consistency, fluency, relevance
+SUMMARY_OFFSETS = (0, -1, 1, 0)
+_MT_SINGLE = re.compile(r"\[The Start of Assistant's Answer\]\n(.*?)\n\[The End of Assistant's Answer\]", re.DOTALL)
+_MT_PAIR = re.compile(r"\[The Start of Assistant ([AB])'s Answer\]\n(.*?)\n\[The End of Assistant \1's Answer\]", re.DOTALL)
+_MT_CONVERSATION = re.compile(
+    r"<\|The Start of Assistant ([AB])'s Conversation with User\|>(.*?)<\|The End of Assistant \1's", re.DOTALL)  # coherence, consistency, fluency, relevance
 
 
 def answer_score(text: str) -> int:
@@ -38,6 +48,35 @@ def criterion_scores(text: str, criteria: int) -> list[int]:
     if criteria == 1:
         return [base]
     return [max(1, min(10, base + d)) for d in SUMMARY_OFFSETS]
+
+
+def mtbench_rating(text: str) -> int:
+    """The stand-in's 1-10 rating of an MT-Bench answer: 1 + its length in characters mod 10
+    (it varies even over the tiny random model's short answers)."""
+    return 1 + len(text) % 10
+
+
+def _last_answer(conversation: str, who: str) -> str:
+    """The second answer of a ``### User: / ### Assistant X:`` transcript (MT-Bench multi-turn)."""
+    return conversation.split(f"### Assistant {who}:\n")[2].split("\n\n### User:")[0].strip()
+
+
+def mtbench_reply(user: str, position_bias: int = 0) -> str | None:
+    """The reply to an MT-Bench judge prompt, or None when ``user`` is not one."""
+    conversations = dict(_MT_CONVERSATION.findall(user))
+    if conversations:
+        answers = {who: _last_answer(text, who) for who, text in conversations.items()}
+    else:
+        single = _MT_SINGLE.search(user)
+        answers = {"A": single.group(1)} if single else dict(_MT_PAIR.findall(user))
+    if not answers:
+        return None
+    if any("GARBAGE" in a for a in answers.values()):
+        return "Both answers have merits; I cannot decide."
+    if set(answers) == {"A"}:
+        return f"The answer is judged on its wording. Rating: [[{mtbench_rating(answers['A'])}]]"
+    first, second = mtbench_rating(answers["A"]) + position_bias, mtbench_rating(answers["B"])
+    return f"Assistant A and B compared. [[{'A' if first > second else 'B' if second > first else 'C'}]]"
 
 
 class StandInJudge:
@@ -84,7 +123,10 @@ class StandInJudge:
         return seen
 
     def reply_for(self, user: str) -> str:
-        """The reply text a well-behaved judge gives to a user message of our prompts."""
+        """The reply text a well-behaved judge gives to a user message of our prompts (or MT-Bench's)."""
+        mtbench = mtbench_reply(user, self.position_bias)
+        if mtbench is not None:
+            return mtbench
         answers = dict(_ANSWER.findall(user))
         if set(answers) != {"1", "2"} or any("GARBAGE" in a for a in answers.values()):
             return "I am unable to compare these two answers."

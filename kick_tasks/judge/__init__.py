@@ -1,11 +1,13 @@
-"""The LLM judge of LLM-KICK's generative tasks: pairwise 1-10 scores against a reference.
+"""The LLM judge of the generative tasks: LLM-KICK's pairwise 1-10 scores against a reference, and MT-Bench's.
 
 * :mod:`.config`: which endpoint and model (``--metadata judge_*`` or ``KICK_JUDGE_*``);
 * :mod:`.prompts`: our judge prompts in the reference code's layout, and the reference's own;
 * :mod:`.client`: an OpenAI-compatible chat client with retries and back-off;
 * :mod:`.cache`: every judgment on disk, append-only, so runs resume for free;
 * :mod:`.parsing`: scores out of free-text replies (unreadable ones counted, never zeros);
-* :mod:`.pairwise`: concurrent judging in both orders and the relative score.
+* :mod:`.asking`: a batch of requests asked concurrently, each answered once (cache, client);
+* :mod:`.pairwise`: concurrent judging in both orders and the relative score;
+* :mod:`.mtbench`: MT-Bench's protocol (Zheng et al. 2023): 1-10 ratings and A/B verdicts.
 """
 
 from .cache import JudgmentCache, judgment_key, open_cache

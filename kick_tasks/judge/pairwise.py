@@ -20,20 +20,14 @@ reply is unparseable is left out of the ratios and of the means and counted, nev
 
 from __future__ import annotations
 
-import logging
 import math
-import threading
 from collections.abc import Sequence
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
-from .cache import JudgmentCache, judgment_key, open_cache
-from .client import ChatClient, JudgeError, JudgeRequestRejected, JudgeUnavailableError, request_body
+from .asking import ask_all, warn_unreadable_replies
 from .config import JudgeConfig
 from .parsing import PairScores, parse_scores
 from .prompts import RUBRICS, build_messages
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -57,88 +51,12 @@ class Verdict:
     orders_disagree: bool | None  # None unless both orders gave valid scores
 
 
-@dataclass(frozen=True)
-class _Request:
-    key: str
-    messages: list
-
-
 def _orders(pair: Pair, both_orders: bool) -> list[tuple[bool, list]]:
     """(reference shown first?, messages) for each order asked."""
     forward = (True, build_messages(pair.rubric, pair.question, pair.reference, pair.candidate))
     if not both_orders:
         return [forward]
     return [forward, (False, build_messages(pair.rubric, pair.question, pair.candidate, pair.reference))]
-
-
-def _key(config: JudgeConfig, messages: list) -> str:
-    return judgment_key({"base_url": config.base_url, **request_body(config, messages)})
-
-
-# Requests the endpoint refused (HTTP 400/413/422) in this process: not cached on disk (a
-# later run may use a judge that accepts them), but not asked again by this process either.
-_REJECTED: dict[str, str] = {}
-
-
-def _fetch_missing(requests: dict[str, _Request], cache: JudgmentCache, config: JudgeConfig, progress: bool) -> None:
-    """Ask the judge for every request neither cached nor already refused in this process."""
-    missing = [r for r in requests.values() if cache.get(r.key) is None and r.key not in _REJECTED]
-    if not missing:
-        return
-    log.info(
-        "judge %s at %s: %d request(s), %d cached, %d to ask (concurrency %d)",
-        config.model, config.base_url, len(requests), len(requests) - len(missing), len(missing), config.concurrency,
-    )
-    from tqdm.auto import tqdm
-
-    stop = threading.Event()
-    stopping = threading.Lock()
-    failures: list[BaseException] = []  # the failure that stopped the run, not the calls it ended
-    rejected: dict[str, str] = {}
-    with ChatClient(config, stop=stop) as client, tqdm(
-        total=len(missing), desc=f"judge {config.model}", unit="call", disable=not progress
-    ) as bar:
-
-        def ask(request: _Request) -> None:
-            try:
-                try:
-                    reply = client.complete(request.messages)
-                except JudgeRequestRejected as err:
-                    rejected[request.key] = str(err)
-                else:
-                    cache.put(request.key, config.model, reply)
-            except BaseException as err:
-                # Stop here, in the failing worker: it takes the next queued request as soon as
-                # this returns, before the waiting thread has even woken up.
-                with stopping:
-                    if not stop.is_set():
-                        failures.append(err)
-                        stop.set()
-                raise
-            bar.update(1)
-
-        pool = ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="kick-judge")
-        futures = [pool.submit(ask, r) for r in missing]
-        try:
-            wait(futures, return_when=FIRST_EXCEPTION)
-        finally:  # on a failure or Ctrl-C: end the retry loops, drop queued calls, keep the cache
-            stop.set()
-            pool.shutdown(wait=True, cancel_futures=True)
-    if failures:
-        err = failures[0]
-        if not isinstance(err, JudgeError):
-            raise err
-        stopped = "stayed unavailable" if isinstance(err, JudgeUnavailableError) else "refused the run"
-        raise type(err)(
-            f"{err}. The judge {stopped}; {len(cache)} judgment(s) are safe in {cache.path}: "
-            "fix the endpoint and rerun the same command to resume without paying for them again"
-        ) from None
-    if rejected:
-        _REJECTED.update(rejected)
-        log.warning(
-            "judge refused %d request(s), counted as invalid judgments; first: %s",
-            len(rejected), next(iter(rejected.values())),
-        )
 
 
 def _mean(rows: list[tuple[float, ...]]) -> tuple[float, ...]:
@@ -173,47 +91,30 @@ def judge_pairs(
     Raises :class:`JudgeUnavailableError` (or :class:`JudgeError` for a refused key or model)
     with every finished judgment already cached on disk.
     """
-    cache = open_cache(config.cache_path)
-    plans, requests = [], {}
+    plans, messages = [], []
     for pair in pairs:
         plan = []
-        for reference_first, messages in _orders(pair, config.both_orders):
-            key = _key(config, messages)
-            requests.setdefault(key, _Request(key, messages))
-            plan.append((reference_first, key))
+        for reference_first, request in _orders(pair, config.both_orders):
+            plan.append((reference_first, len(messages)))
+            messages.append(request)
         plans.append((pair, plan))
-    _fetch_missing(requests, cache, config, progress)
-    verdicts, unreadable = [], []  # unreadable: one key per (pair, order), as judge_invalid counts them
+    replies = ask_all(messages, config, progress=progress)
+    verdicts, unreadable = [], []  # unreadable: one reply per (pair, order), as judge_invalid counts them
     for pair, plan in plans:
         criteria = RUBRICS[pair.rubric].criteria
         readings = []
-        for reference_first, key in plan:
-            scores = None if key in _REJECTED else parse_scores(cache.get(key), criteria)
-            if scores is None and key not in _REJECTED:
-                unreadable.append(key)
+        for reference_first, index in plan:
+            reply = replies[index]
+            scores = None if reply.rejected else parse_scores(reply.text, criteria)
+            if scores is None and not reply.rejected:
+                unreadable.append(reply)
             readings.append((reference_first, scores))
         verdicts.append(_combine(readings))
     # Per (pair, order), not per request: an identical reference and candidate, or a pair asked
     # twice, shares one request between several readings.
     if warn_unreadable:
-        _warn_unreadable(unreadable, sum(len(plan) for _, plan in plans), cache)
+        warn_unreadable_replies(unreadable, len(messages), "one per pair and order", "judge_invalid")
     return verdicts
-
-
-_WARNED: set[frozenset[str]] = set()
-
-
-def _warn_unreadable(keys: list[str], total: int, cache: JudgmentCache) -> None:
-    """Say once per batch how many of ``total`` judgments (pair x order) had no readable scores."""
-    if not keys or frozenset(keys) in _WARNED:
-        return
-    _WARNED.add(frozenset(keys))
-    example = " ".join((cache.get(keys[0]) or "").split())[:200]
-    log.warning(
-        "judge: %d of %d judgments (one per pair and order) hold no readable scores (counted in "
-        "judge_invalid, left out of the scores); a weak judge or a changed reply format? First reply: %r",
-        len(keys), total, example,
-    )
 
 
 def relative_score(verdicts: Sequence[Verdict], criterion: int | None = None) -> float:
