@@ -11,6 +11,11 @@ side's per-example coefficient of variation (``sqrt((1 - p) / p)`` for a 0/1 sco
 scoring of the same examples can only shrink it, so these sizes err on the large side. A
 recipe that scored 0 where dense did not is decided at the pilot's size already.
 
+The second sweep's first point (dense, raw prompt, 1,000 questions: ``contains`` 19/1000) put
+factoid QA on raw prompts far below the pilot's chat-template rate, so the factoid sizes are
+computed again at that rate, holding the pilot's ratios (the second table): a 0/1 score at rate
+``p`` has ``cv = sqrt((1 - p) / p)``, so the examples needed grow about as ``1 / p``.
+
     python docs/sweep/power.py > docs/sweep/power.md
 """
 
@@ -23,6 +28,7 @@ from pathlib import Path
 from kick_models.report.stats import examples_to_decide
 
 RESULTS = Path(__file__).resolve().parent / "results" / "SmolLM2-135M-Instruct"
+RAW_DENSE = Path(__file__).resolve().parent / "v2" / "cpu-dense" / "kick_factoid_qa.json"
 TOLERANCE = 0.05
 CONTRASTS = ("magnitude_sparsity-0.3", "magnitude_sparsity-0.5", "wanda_sparsity-0.3", "wanda_sparsity-0.5",
              "sparsegpt_sparsity-0.3", "sparsegpt_sparsity-0.5", "wanda_pattern-2-4", "rtn_bits-4_group_size-64",
@@ -62,6 +68,29 @@ def main() -> None:
                 found = examples_to_decide(math.log(ratio), sd, TOLERANCE)
                 needed = "never (on the line)" if found is None else f"{found:,}"
             print(f"| {task} {metric} | {point} | {n} | {dense:.3f} | {score:.3f} | {ratio:.2f} | {needed} | {available:,} |")
+    raw_factoid()
+
+
+def raw_factoid() -> None:
+    """The factoid rows again at the raw-prompt dense rate of the second sweep's first point."""
+    metric, _, available = TASKS["kick_factoid_qa"]
+    data = json.loads(RAW_DENSE.read_text())
+    p = float(data["results"]["kick_factoid_qa"][f"{metric},none"])
+    n = int(data["n-samples"]["kick_factoid_qa"]["effective"])
+    pilot_dense, _, _ = pilot("dense", "kick_factoid_qa")
+    print(f"\n## Factoid QA on raw prompts: dense {round(p * n)}/{n} = {p:.3f}\n")
+    print("The pilot's ratios held at the raw-prompt rate (`contains`, 0/1): `n needed` as above.\n")
+    print("| recipe | pilot ratio | recipe rate | n needed | data have |")
+    print("|---|---:|---:|---:|---:|")
+    cv = lambda rate: math.sqrt((1 - rate) / rate)  # noqa: E731
+    for point in CONTRASTS:
+        ratio = pilot(point, "kick_factoid_qa")[0] / pilot_dense
+        if ratio == 0:
+            needed = "decided once dense scores (0 against 19/1000)"
+        else:
+            found = examples_to_decide(math.log(ratio), math.sqrt(cv(p * ratio) ** 2 + cv(p) ** 2), TOLERANCE)
+            needed = "never (on the line)" if found is None else f"{found:,}"
+        print(f"| {point} | {ratio:.2f} | {p * ratio:.4f} | {needed} | {available:,} |")
 
 
 if __name__ == "__main__":
