@@ -9,9 +9,11 @@
 #   3. the last part and the sweep:          bash bench/device_sweep.sh stage .gpu/model/part3 run
 #      (again `bash bench/device_sweep.sh run` while the machine is warm: the sweep resumes)
 #
-# Staged files wait in /tmp/keep. `run` joins the model (SHA-256 checked), runs the sweep for
-# SWEEP_SECONDS (default 540) and packs the result folder into $OUT/results.tar.part-* (under
-# 16 MB each, what a call can bring back); unpack here with
+# Staged files wait in /tmp/keep. `run` joins the model into /tmp/smollm2 (SHA-256 checked; keep
+# that path: the committed results' settings name it, and a sweep resumes only onto the same
+# settings), runs the sweep for SWEEP_SECONDS (default 540) onto the committed results in
+# docs/sweep/v2/results (finished points are skipped) and packs that folder into
+# $OUT/results.tar.part-* (under 16 MB each, what a call can bring back); unpack here with
 #   cat results.tar.part-* | tar -x -C docs/sweep/v2/results
 set -uo pipefail
 KEEP=/tmp/keep
@@ -30,9 +32,10 @@ while [ $# -gt 0 ]; do
          echo "import site; site.addsitedir('/tmp/site')" > "$(python3 -c 'import site; print(site.getsitepackages()[0])')/zz_tmp_site.pth"
          [ -f /tmp/smollm2/model.safetensors ] || python3 -m bench.model_chunks join "$KEEP"/part* --output /tmp/smollm2 || exit
          nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
-         mkdir -p /tmp/sweep
+         export PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True
+         results=$PWD/docs/sweep/v2/results
          SECONDS=0
-         MODEL=/tmp/smollm2 KICK_DATA_DIR=$KEEP/base/data OUT_DIR=/tmp/sweep \
+         MODEL=/tmp/smollm2 KICK_DATA_DIR=$KEEP/base/data OUT_DIR=$results \
            bash docs/sweep/run_gpu.sh >> /tmp/sweep.log 2>&1 &
          sweep=$!
          while kill -0 $sweep 2> /dev/null && [ $SECONDS -lt "${SWEEP_SECONDS:-540}" ]; do sleep 5; done
@@ -41,8 +44,8 @@ while [ $# -gt 0 ]; do
          pkill -f docs/sweep/run_gpu.sh; pkill -f "kick sweep"; sleep 3; pkill -f kick_models.sweep.worker; sleep 2
          echo "sweep: stopped after ${SECONDS}s"; cp /tmp/sweep.log "$OUT/sweep.log"
          grep -h "points x" "$OUT/sweep.log" | tail -3
-         find /tmp/sweep -name '*.json' -newer "$KEEP" | wc -l
-         (cd /tmp/sweep && tar -c --exclude=worker.log --exclude='*.partial-*' .) | split -b 15M - "$OUT/results.tar.part-"
+         find "$results" -name '*.json' | wc -l
+         (cd "$results" && tar -c --exclude=worker.log --exclude='*.partial-*' .) | split -b 15M - "$OUT/results.tar.part-"
          ls -la "$OUT" ;;
     *) echo "unknown step $1: stage PATH..., run"; exit 2 ;;
   esac

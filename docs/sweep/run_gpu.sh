@@ -11,9 +11,10 @@
 # Four streams run side by side (magnitude + RTN, Wanda, SparseGPT, GPTQ): a 135M model leaves a
 # GPU mostly idle, each `kick sweep` process keeps it busy only between its own Python steps.
 # Dense runs first, alone, so the streams find it done. Every `kick sweep` resumes: run the
-# script again and finished points are skipped. Batch sizes: 128 for generation; 8 for MMLU and
-# perplexity, whose log-likelihood batches hold float32 logits of 49,152 tokens a position
-# (8 x 2,048 x 49,152 x 4 bytes = 3.2 GB, twice with the log-softmax, per stream).
+# script again and finished points are skipped. Batch sizes: 128 for generation; 8 for MMLU and 1
+# for perplexity, whose log-likelihood batches hold float32 logits of 49,152 tokens a position
+# (MMLU: 8 x ~1,500 x 49,152 x 4 bytes = 2.4 GB, twice with the log-softmax; WikiText-2 windows
+# are 8,192 tokens, and at batch 8 four streams ran out of the H100's 80 GB).
 #
 #   MODEL=/path/to/SmolLM2-135M-Instruct KICK_DATA_DIR=/path/to/data bash docs/sweep/run_gpu.sh
 #   kick report docs/sweep/v2/results --output docs/sweep/v2 --metric kick_icrqa_closed=f1 --metric kick_icrqa_open=f1
@@ -27,20 +28,24 @@ COMMON=(--model "$MODEL" --output "$OUT" --device "${DEVICE:-cuda}" --model-args
 PRUNING="--sparsity 0.3 0.5 --pattern unstructured 2:4"
 QUANT="--bits 8 4 --recipe-arg group_size=64"  # 576 = 9 x 64; 128 does not divide it
 
-points() {  # kick sweep options of one group of points -> every task (SWEEP_EXTRA=--dry-run lists them)
-  kick sweep "${COMMON[@]}" ${SWEEP_EXTRA:-} "$@" --tasks kick_factoid_qa kick_icrqa_closed kick_icrqa_open --batch_size 128
-  kick sweep "${COMMON[@]}" ${SWEEP_EXTRA:-} "$@" --tasks kick_ppl --batch_size 8
-  kick sweep "${COMMON[@]}" ${SWEEP_EXTRA:-} "$@" --tasks kick_mmlu --batch_size 8 --limit 50
-}
+gen() { kick sweep "${COMMON[@]}" ${SWEEP_EXTRA:-} "$@" --tasks kick_factoid_qa kick_icrqa_closed kick_icrqa_open --batch_size 128; }
+ppl() { kick sweep "${COMMON[@]}" ${SWEEP_EXTRA:-} "$@" --tasks kick_ppl --batch_size 1; }
+mmlu() { kick sweep "${COMMON[@]}" ${SWEEP_EXTRA:-} "$@" --tasks kick_mmlu --batch_size 8 --limit 50; }
 
 # shellcheck disable=SC2086  # each grid is a list of options
 {
-  points --methods dense
-  ( points --methods magnitude $PRUNING && points --methods rtn $QUANT ) &
-  ( points --methods wanda $PRUNING && points --methods wanda --sparsity 0.3 --seed 1 2 \
-      && points --methods wanda $PRUNING --seed 1 2 ) &
-  ( points --methods sparsegpt $PRUNING && points --methods sparsegpt --sparsity 0.3 --seed 1 2 \
-      && points --methods sparsegpt $PRUNING --seed 1 2 ) &
-  ( points --methods gptq $QUANT && points --methods gptq $QUANT --seed 1 2 ) &
+  gen --methods dense && ppl --methods dense && mmlu --methods dense
+  # each stream: the QA tasks of its headline points first, then perplexity, MMLU, the seeds
+  ( gen --methods magnitude $PRUNING && gen --methods rtn $QUANT && ppl --methods magnitude $PRUNING \
+      && ppl --methods rtn $QUANT && mmlu --methods magnitude $PRUNING && mmlu --methods rtn $QUANT ) &
+  for method in wanda sparsegpt; do
+    ( gen --methods $method $PRUNING && ppl --methods $method $PRUNING \
+        && gen --methods $method --sparsity 0.3 --seed 1 2 && ppl --methods $method --sparsity 0.3 --seed 1 2 \
+        && mmlu --methods $method $PRUNING && gen --methods $method $PRUNING --seed 1 2 \
+        && ppl --methods $method $PRUNING --seed 1 2 && mmlu --methods $method $PRUNING --seed 1 2 ) &
+  done
+  ( gen --methods gptq $QUANT && ppl --methods gptq $QUANT && mmlu --methods gptq $QUANT \
+      && gen --methods gptq $QUANT --seed 1 2 && ppl --methods gptq $QUANT --seed 1 2 \
+      && mmlu --methods gptq $QUANT --seed 1 2 ) &
   wait
 }
