@@ -50,7 +50,9 @@ def prune(model, linears: dict[str, torch.nn.Linear], recipe, calibration: torch
     ``progress``: a bar over the decoder layers (:func:`~compressors.llmcompressor_adapter.run_oneshot`)."""
     from compressors.llmcompressor_adapter import pruning_targets, run_pruning
 
-    options = {"block_size": BLOCK_SIZE, "dampening_frac": DAMPENING}
+    from compressors.hessians import HESSIAN_MATMUL
+
+    options = {"block_size": BLOCK_SIZE, "dampening_frac": DAMPENING, "hessian_matmul": HESSIAN_MATMUL}
     modifier = modifier_class()(sparsity=recipe.sparsity, **pruning_targets(list(linears), recipe.nm), **options)
     return run_pruning(model, modifier, calibration, torch.device(device), progress=progress, **options)
 
@@ -59,25 +61,29 @@ def prune(model, linears: dict[str, torch.nn.Linear], recipe, calibration: torch
 def modifier_class() -> type:
     """llmcompressor's ``SparseGPTModifier`` with :func:`sparsify` as its per-weight solver, in
     the loop of :class:`~compressors.llmcompressor_adapter.PerWeightPruning` (which counts the
-    zeros). Built on first use: importing llmcompressor takes seconds.
+    zeros), and one Hessian per distinct input (:class:`~compressors.hessians.SharedHessians`).
+    Built on first use: importing llmcompressor takes seconds.
 
     Weights that are not a plain ``Linear``, and ``preserve_sparsity_mask`` (which we never
     set), stay with llmcompressor's solver."""
     import llmcompressor.modifiers.pruning.sparsegpt.sgpt_sparsify as sgpt_sparsify
     from llmcompressor.modifiers.pruning import SparseGPTModifier
 
+    from compressors.hessians import SharedHessians
     from compressors.llmcompressor_adapter import PerWeightPruning
 
-    class SparseGPTSolvedHere(PerWeightPruning, SparseGPTModifier):
+    class SparseGPTSolvedHere(SharedHessians, PerWeightPruning, SparseGPTModifier):
         loss_name = "SGPT"
+        hessian_mean = True
 
         def solve(self, module, sparsity):
+            # both solvers overwrite the Hessian; the dict must not keep it alive (as theirs)
+            hessian = self.take_statistics(module)
             if self.preserve_sparsity_mask or type(module) is not torch.nn.Linear:
                 return sgpt_sparsify.sparsify_weight(
-                    module, self._hessians, sparsity, self._prune_n, self._prune_m, self.block_size,
+                    module, {module: hessian}, sparsity, self._prune_n, self._prune_m, self.block_size,
                     self.dampening_frac, self.preserve_sparsity_mask,
                 )
-            hessian = self._hessians.pop(module)  # as theirs: the dict must not keep it alive
             nm = (self._prune_n, self._prune_m) if self._prune_n else None
             return sparsify(module.weight, hessian, sparsity, nm, block_size=self.block_size, dampening=self.dampening_frac)
 
