@@ -26,7 +26,7 @@ inputs of a bf16 or fp16 model are 16-bit values, exact in TF32's 10-bit mantiss
 product ``x_i x_j`` is exact and only the order of the float32 sums differs from the float32
 product. llmcompressor scales ``X`` by ``sqrt(2/n)`` before the product, which would round the
 inputs to TF32; here the scale is applied to the exact products (``addmm``'s ``alpha``). On a
-CUDA GPU this moves the product from the float32 units to the tensor cores (about eight times
+CUDA GPU this moves the product from the float32 units to the tensor cores (about seven times
 the rate on a Hopper GPU); the Hessian differs from float32's by float32 rounding (relative
 1e-6) and the solved weights by what that rounding decides: a near-tie in a pruning mask or a
 quantization grid (tolerances in tests/test_shared_statistics.py). Inputs in float32, and
