@@ -11,7 +11,7 @@
 #   RELOAD_CASES=sparsegpt bash bench/device_h100.sh reload   # a full 32-layer SparseGPT run, cached
 #   EVAL_ARGS="--profile \$OUT/profile" bash bench/device_h100.sh eval   # + torch.profiler tables
 # Compression runs report llmcompressor's phases (bench/phases.py: statistics, solve, forward...).
-#   bash bench/device_h100.sh gpu-tests           # the GPU-only tests (AWQ, bitsandbytes)
+#   bash bench/device_h100.sh gpu-tests           # the GPU-only tests (AWQ, bitsandbytes, SparseGPT's CUDA graph)
 #   bash bench/device_h100.sh scaling             # the 2-GPU kind (nvidia-h200-x2): 1 GPU vs 2
 # The project's own wheel (in .whl/, from fetch_device_wheels.sh) registers `--model kick` and
 # the kick tasks with the lm_eval command; the working tree comes first on the path.
@@ -63,7 +63,8 @@ for what in "$@"; do
     scaling) step eval_scaling "${T_SCALING:-540}" python3 -m bench.eval_scaling --preset h200x2 \
                --tokenizer "$TOK" --source-dir "$SRC" --data-dir .whl/bench_assets/data --json "$OUT/eval_scaling.json" ;;
     gpu-tests) step gpu_tests "${T_TESTS:-150}" python3 -m pytest -q -p no:cacheprovider -x \
-                 tests/test_quant_awq.py tests/test_quant_kick.py -k "awq or int8 or nf4" ;;
+                 tests/test_quant_awq.py tests/test_quant_kick.py tests/test_sparsegpt_solver.py \
+                 -k "awq or int8 or nf4 or cuda_graph" ;;
     *) echo "unknown step $what: compress reload eval storage gpu-tests scaling"; exit 2 ;;
   esac
 done

@@ -40,6 +40,9 @@ HOOKED = (
     ("llmcompressor.modifiers.gptq.base", "accumulate_hessian", "statistics"),
     ("llmcompressor.modifiers.gptq.base", "quantize_weight", "solve"),
     ("llmcompressor.pipelines.sequential.pipeline", "trace_subgraphs", "trace"),
+    # the Hessian accumulation of llm-kick's SparseGPT and GPTQ modifiers in TF32 mode (in float32
+    # mode they call llmcompressor's, above)
+    ("compressors.hessians", "add_products", "statistics"),
     # the solvers llm-kick's modifier subclasses call: Wanda's own (through its module), our
     # SparseGPT solver, and GPTQ keeping zeros on a pruned model
     ("llmcompressor.modifiers.pruning.wanda.wanda_sparsify", "sparsify_weight", "solve"),

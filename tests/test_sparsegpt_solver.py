@@ -108,3 +108,32 @@ def test_the_modifier_runs_this_solver_for_every_pruned_linear(tiny_model_dir, m
     assert len(solved) == len(report["sparsity"]["layers"]) > 0
     assert not theirs_called
     assert report["engine"].endswith(" SparseGPTModifier")
+
+
+@pytest.mark.parametrize("cuda_graph", [False, True], ids=["eager", "graph-asked-on-cpu"])
+def test_the_block_buffers_change_nothing(cuda_graph):
+    """The column loop runs on buffers reused from block to block (what a CUDA graph needs),
+    with llmcompressor's weights; a graph asked for on the CPU fails loudly rather than
+    silently running the eager loop (so a GPU run with the flag on really replays graphs)."""
+    layer, hessian = layer_and_hessian(24, 300, torch.float32, seed=3)
+    _, weight_theirs = theirs(layer, hessian.clone(), 0.5, (2, 4))
+    if cuda_graph:
+        with pytest.raises((RuntimeError, AssertionError)):
+            sparsify(layer.weight, hessian.clone(), 0.5, (2, 4), cuda_graph=True)
+    else:
+        _, weight = sparsify(layer.weight, hessian.clone(), 0.5, (2, 4), cuda_graph=False)
+        assert torch.equal(weight, weight_theirs)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="a CUDA graph needs a CUDA GPU")
+@pytest.mark.parametrize("nm", [None, (2, 4)], ids=["unstructured", "2:4"])
+def test_the_cuda_graph_gives_the_eager_loops_weights(nm):
+    """On a GPU: the full blocks replayed from one captured graph give the weights of the eager
+    loop and of llmcompressor's solver, bit for bit (three full blocks and a short one)."""
+    layer, hessian = layer_and_hessian(4096, 3 * 128 + 40, torch.bfloat16, dead=(7,))
+    layer, hessian = layer.cuda(), hessian.cuda()
+    loss_graph, graph = sparsify(layer.weight, hessian.clone(), 0.5, nm, cuda_graph=True)
+    loss_eager, eager = sparsify(layer.weight, hessian.clone(), 0.5, nm, cuda_graph=False)
+    _, weight_theirs = theirs(layer, hessian.clone(), 0.5, nm)
+    assert torch.equal(graph, eager) and torch.equal(graph, weight_theirs)
+    assert loss_graph == loss_eager

@@ -109,8 +109,10 @@ def test_compress_speed_phases_account_for_the_whole_run(tmp_path):
             seconds = phases["seconds"]
             assert set(seconds) == {"statistics", "solve", "forward", "trace", "other"}
             assert sum(seconds.values()) == pytest.approx(phases["total_s"])
-            # 2 decoder layers x 7 Linear modules, each calibrated and then solved once
-            assert phases["calls"]["solve"] == 14 and phases["calls"]["statistics"] >= 14
+            # 2 decoder layers x 7 Linear modules, each solved once; statistics per batch once
+            # per module (llmcompressor) or once per distinct input, 4 a layer (ours)
+            assert phases["calls"]["solve"] == 14
+            assert phases["calls"]["statistics"] >= (14 if side == "direct" else 8)
             assert phases["calls"]["trace"] == 1 and phases["calls"]["forward"] > 0
             assert seconds["solve"] > 0 and seconds["statistics"] > 0
 

@@ -46,14 +46,19 @@ def prune(model, linears: dict[str, torch.nn.Linear], recipe, calibration: torch
 @cache
 def modifier_class() -> type:
     """llmcompressor's ``WandaPruningModifier`` with its own solver, in the loop of
-    :class:`~compressors.llmcompressor_adapter.PerWeightPruning` (which counts the zeros).
-    Built on first use: importing llmcompressor takes seconds."""
+    :class:`~compressors.llmcompressor_adapter.PerWeightPruning` (which counts the zeros), and
+    one ``||X_j||^2`` accumulation per distinct input
+    (:class:`~compressors.hessians.SharedInputStatistics`; the solver reads it without changing
+    it). Built on first use: importing llmcompressor takes seconds."""
     import llmcompressor.modifiers.pruning.wanda.wanda_sparsify as wanda_sparsify
     from llmcompressor.modifiers.pruning import WandaPruningModifier
 
+    from compressors.hessians import SharedInputStatistics
     from compressors.llmcompressor_adapter import PerWeightPruning
 
-    class WandaCountingZeros(PerWeightPruning, WandaPruningModifier):
+    class WandaCountingZeros(SharedInputStatistics, PerWeightPruning, WandaPruningModifier):
+        statistics = "_row_scalars"
+
         def solve(self, module, sparsity):
             return None, wanda_sparsify.sparsify_weight(
                 module=module, row_scalars_dict=self._row_scalars, sparsity=sparsity,

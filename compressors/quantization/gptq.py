@@ -22,7 +22,8 @@ Run by llmcompressor's ``GPTQModifier`` (through
 :func:`compressors.llmcompressor_adapter.run_oneshot`), whose ``gptq_quantize.py`` (0.14.0.1)
 follows the reference ``fasterquant`` (IST-DASLab/gptq): same Hessian accumulation, dampening,
 Cholesky inverse, block size and update, and the sequential layer-by-layer calibration on the
-outputs of the already quantized layers. On a pruned model (``method=<pruning>+gptq``) the
+outputs of the already quantized layers. Its Hessians are accumulated once per distinct input
+(:class:`~compressors.hessians.SharedHessians`, :func:`modifier_class`). On a pruned model (``method=<pruning>+gptq``) the
 per-layer kernel is :func:`~compressors.quantization.sparse_gptq.quantize_keeping_zeros`, which
 keeps the pruned zeros (:func:`keeping_zeros_class`).
 """
@@ -35,7 +36,7 @@ import torch
 
 from compressors.quantization.scheme import kept_dense, weight_args
 
-__all__ = ["BLOCK_SIZE", "DAMPENING", "keeping_zeros_class", "quantize"]
+__all__ = ["BLOCK_SIZE", "DAMPENING", "keeping_zeros_class", "modifier_class", "quantize"]
 
 BLOCK_SIZE = 128
 DAMPENING = 0.01
@@ -46,16 +47,15 @@ def quantize(model, linears: dict[str, torch.nn.Linear], recipe, calibration: to
     zeros of a pruned model when ``recipe`` prunes first.
 
     ``progress``: a bar over the decoder layers (:func:`~compressors.llmcompressor_adapter.run_oneshot`)."""
-    from llmcompressor.modifiers.gptq import GPTQModifier
-
+    from compressors.hessians import HESSIAN_MATMUL
     from compressors.llmcompressor_adapter import run_quantization, weight_quantization
 
     weights = weight_args(recipe)
     actorder = weights.pop("actorder", None)  # GPTQ's option, not the scheme's
     quantizer = weight_quantization(weights, kept_dense(model, linears))
-    settings = {"block_size": BLOCK_SIZE, "dampening_frac": DAMPENING}
+    settings = {"block_size": BLOCK_SIZE, "dampening_frac": DAMPENING, "hessian_matmul": HESSIAN_MATMUL}
     keep_zeros = recipe.prune_method is not None
-    modifier = (keeping_zeros_class() if keep_zeros else GPTQModifier)(**quantizer, actorder=actorder, **settings)
+    modifier = (keeping_zeros_class() if keep_zeros else modifier_class())(**quantizer, actorder=actorder, **settings)
     # GPTQ writes each weight's grid values itself (no freeze: quantizing again would only
     # repeat them); the levels check of compressors.api still verifies them.
     return run_quantization(
@@ -67,8 +67,24 @@ def quantize(model, linears: dict[str, torch.nn.Linear], recipe, calibration: to
 
 
 @cache
+def modifier_class() -> type:
+    """llmcompressor's ``GPTQModifier`` with one Hessian per distinct input
+    (:class:`~compressors.hessians.SharedHessians`; its solver divides a copy of the Hessian by
+    the sample count, so a shared one is never changed). Built on first use: importing
+    llmcompressor takes seconds."""
+    from llmcompressor.modifiers.gptq import GPTQModifier
+
+    from compressors.hessians import SharedHessians
+
+    class GPTQSharingHessians(SharedHessians, GPTQModifier):
+        hessian_mean = False
+
+    return GPTQSharingHessians
+
+
+@cache
 def keeping_zeros_class() -> type:
-    """llmcompressor's ``GPTQModifier`` with
+    """:func:`modifier_class` with
     :func:`~compressors.quantization.sparse_gptq.quantize_keeping_zeros` as its per-layer
     kernel, for a pruned model. Built on first use: importing llmcompressor takes seconds.
 
@@ -78,14 +94,13 @@ def keeping_zeros_class() -> type:
     ``update_batch_qparams``), one module at a time: our kernel solves one weight matrix."""
     from compressed_tensors.offload import disable_offloading
     from compressed_tensors.utils import getattr_chain
-    from llmcompressor.modifiers.gptq import GPTQModifier
     from llmcompressor.modifiers.gptq.helpers import prepare_batch, update_batch_qparams
     from llmcompressor.utils.metric_logging import CompressionLogger
     from loguru import logger
 
     from compressors.quantization import sparse_gptq
 
-    class GPTQKeepingZeros(GPTQModifier):
+    class GPTQKeepingZeros(modifier_class()):
         def compress_module_list(self, module_list):
             for module in module_list:
                 args = getattr_chain(module, "quantization_scheme.weights")
