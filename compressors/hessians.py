@@ -47,11 +47,10 @@ from compressed_tensors.utils import get_execution_device
 from llmcompressor.modifiers import Modifier
 from pydantic import PrivateAttr
 
-__all__ = ["HESSIAN_MATMUL", "SharedHessians", "SharedInputStatistics", "add_products", "tf32_matmul"]
+from compressors.arithmetic import HESSIAN_MATMUL
 
-# The default product of the Hessian accumulation: TF32 on a 16-bit model (see the module
-# docstring), which the 7B compression targets need; "ieee" is llmcompressor's float32 bit for bit.
-HESSIAN_MATMUL = "tf32"
+__all__ = ["SharedHessians", "SharedInputStatistics", "add_products", "tf32_matmul"]
+
 
 _EXACT_IN_TF32 = (torch.bfloat16, torch.float16)
 

@@ -168,9 +168,12 @@ class CheckpointCache:
                              "for cache_dir=... or fix its permissions")
 
     def entry(self, pretrained: str, revision: str | None, recipe: dict, calibration: dict | None,
-              dtype: str | None = None) -> CacheEntry:
+              dtype: str | None = None, arithmetic: dict | None = None) -> CacheEntry:
         """``dtype``: the dtype the source is loaded and compressed in, when not its own
-        (``None`` or ``"auto"``): a float32 build and a bf16 build are different files."""
+        (``None`` or ``"auto"``): a float32 build and a bf16 build are different files.
+        ``arithmetic``: the engine settings that change this recipe's weights
+        (:func:`compressors.arithmetic.weight_arithmetic`); keyed only where there are some, so
+        the other entries keep their keys."""
         material = {
             "scheme": KEY_SCHEME,
             "source": source_fingerprint(pretrained, revision, FileDigests(self.root / DIGESTS_FILE)),
@@ -180,6 +183,8 @@ class CheckpointCache:
         }
         if dtype not in (None, "auto"):
             material["dtype"] = str(dtype).removeprefix("torch.")
+        if arithmetic:
+            material["arithmetic"] = arithmetic
         key = hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
         model = slug(Path(pretrained.rstrip("/")).name, max_length=60)
         label = slug("-".join(str(v) for v in recipe.values() if v not in (None, "", ())), max_length=60)

@@ -19,6 +19,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from compressors.arithmetic import weight_arithmetic
 from compressors.options import CALIBRATION_OPTIONS, RECIPE_OPTIONS, expand_preset
 from kick_core.provenance import library_versions
 from kick_models.checkpoint_cache import CacheEntry, CheckpointCache, check_export_target
@@ -65,7 +66,7 @@ def compressed_checkpoint(
 
         require(recipe.quant_method, _default_device(compress_device))
     calibration_key = calibration.cache_key() if recipe.needs_calibration() else None
-    entry = cache.entry(pretrained, revision, recipe.as_dict(), calibration_key, dtype)
+    entry = cache.entry(pretrained, revision, recipe.as_dict(), calibration_key, dtype, weight_arithmetic(recipe))
 
     def build(staging: Path) -> dict[str, Any]:
         return _compress_into(staging, pretrained, recipe, calibration, revision, dtype, trust_remote_code, compress_device)

@@ -153,6 +153,32 @@ def test_same_model_recipe_and_data_in_two_install_locations_is_one_entry(tiny_m
     assert record["calibration"]["file"]["path"] == str(roots[0] / "data" / "calibration_en.txt")  # for people
 
 
+def test_the_hessian_product_keys_sparsegpt_and_gptq_entries_only(tiny_model_dir, tmp_path, monkeypatch):
+    """An engine setting that can move a weight (compressors.arithmetic) is part of the key of
+    the recipes it applies to: changing it rebuilds those entries and leaves the others."""
+    from compressors import arithmetic
+    from compressors.recipe import Recipe
+
+    cache = checkpoint_cache.CheckpointCache(tmp_path / "cache")
+    recipes = {name: Recipe.from_args(**args) for name, args in {
+        "wanda": {"method": "wanda", "sparsity": 0.5},
+        "sparsegpt": {"method": "sparsegpt", "sparsity": 0.5},
+        "gptq": {"method": "gptq", "bits": 4},
+        "both": {"method": "sparsegpt+gptq", "sparsity": 0.5, "bits": 4},
+    }.items()}
+
+    def keys():
+        return {name: cache.entry(str(tiny_model_dir), None, r.as_dict(), None, "float32",
+                                  arithmetic.weight_arithmetic(r)).key for name, r in recipes.items()}
+
+    before = keys()
+    assert arithmetic.weight_arithmetic(recipes["wanda"]) == {}
+    monkeypatch.setattr(arithmetic, "HESSIAN_MATMUL", "ieee")
+    after = keys()
+    assert after["wanda"] == before["wanda"]
+    assert all(after[name] != before[name] for name in ("sparsegpt", "gptq", "both"))
+
+
 def test_builtin_calibration_key_holds_no_path():
     from compressors.calibration import CalibrationConfig
 

@@ -37,6 +37,8 @@ from functools import cache
 
 import torch
 
+from compressors.arithmetic import HESSIAN_MATMUL
+
 __all__ = ["BLOCK_SIZE", "DAMPENING", "modifier_class", "prune", "sparsify"]
 
 logger = logging.getLogger(__name__)
@@ -51,7 +53,6 @@ def prune(model, linears: dict[str, torch.nn.Linear], recipe, calibration: torch
     ``progress``: a bar over the decoder layers (:func:`~compressors.llmcompressor_adapter.run_oneshot`)."""
     from compressors.llmcompressor_adapter import pruning_targets, run_pruning
 
-    from compressors.hessians import HESSIAN_MATMUL
 
     options = {"block_size": BLOCK_SIZE, "dampening_frac": DAMPENING, "hessian_matmul": HESSIAN_MATMUL}
     modifier = modifier_class()(sparsity=recipe.sparsity, **pruning_targets(list(linears), recipe.nm), **options)

@@ -34,6 +34,7 @@ from functools import cache
 
 import torch
 
+from compressors.arithmetic import HESSIAN_MATMUL
 from compressors.quantization.scheme import kept_dense, weight_args
 
 __all__ = ["BLOCK_SIZE", "DAMPENING", "keeping_zeros_class", "modifier_class", "quantize"]
@@ -47,7 +48,6 @@ def quantize(model, linears: dict[str, torch.nn.Linear], recipe, calibration: to
     zeros of a pruned model when ``recipe`` prunes first.
 
     ``progress``: a bar over the decoder layers (:func:`~compressors.llmcompressor_adapter.run_oneshot`)."""
-    from compressors.hessians import HESSIAN_MATMUL
     from compressors.llmcompressor_adapter import run_quantization, weight_quantization
 
     weights = weight_args(recipe)
