@@ -24,6 +24,7 @@ prediction from that analysis's ratio and per-core decode speed (CPU time).
 
     python bench/storage_offload.py [PATH] --json docs/storage/offload_validation.json
     python bench/storage_offload.py --smoke [PATH]   # tiny model, seconds (used by a test)
+    python bench/storage_offload.py --table docs/storage/offload_validation.json   # its Markdown table
 
 Codecs are ``name`` (plain bytes) or ``name:grouped`` (byte planes, as the analysis's grouped
 representation; decoding merges the planes). ZipNN codes float tensors only; other tensors
@@ -54,7 +55,7 @@ from compressors.storage.loadtime import format_bandwidth, parse_bandwidth, pars
 from compressors.storage.offload import OVERLAPS, pass_time, streamed_bytes
 from kick_core.atomic import atomic_write_text
 
-DEFAULTS = {"codecs": "zstd-3,lz4:grouped,zipnn", "bandwidths": "20MB/s,50MB/s,100MB/s,300MB/s", "memories": "0,100MB,200MB",
+DEFAULTS = {"codecs": "zstd-3:grouped,lz4:grouped,zipnn", "bandwidths": "20MB/s,50MB/s,100MB/s,300MB/s", "memories": "0,100MB,200MB",
             "chunk_mib": 2.0}
 SMOKE = {"codecs": "zstd-1,lz4:grouped", "bandwidths": "2MB/s,5MB/s", "memories": "0,0.5", "chunk_mib": 1 / 32}
 
@@ -265,7 +266,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--analysis", type=Path, help="a kick storage storage.json: also predict from its speeds")
     p.add_argument("--analysis-label", help="the checkpoint's label in --analysis (default: its first)")
     p.add_argument("--json", type=Path, help="write the results here")
+    p.add_argument("--table", type=Path, help="print the points of an earlier --json file as Markdown, and stop")
     args = p.parse_args(argv)
+    if args.table:
+        print(markdown(json.loads(args.table.read_text())))
+        return 0
     preset = SMOKE if args.smoke else DEFAULTS
     specs = _names(args.codecs or preset["codecs"])
     bandwidths = [parse_bandwidth(b) for b in _names(args.bandwidths or preset["bandwidths"])]
@@ -361,6 +366,31 @@ def render(rows: list[dict]) -> str:
                      f"{format_bandwidth(r['bandwidth_Bps']):>10} {r['streamed_bytes_measured'] / 1e6:>11.2f} "
                      f"{r['measured_s']:>10.3f} " + ("" if predicted is None else f"{predicted:>11.3f} {r['error']:>+7.1%}"))
     return "\n".join(lines)
+
+
+def markdown(results: dict) -> str:
+    """The points of a results file as a Markdown table, with each codec point's prediction by
+    both equations (the matching one gives ``error``; the other shows whether overlap holds)."""
+    lines = ["| codec | read/decode | M (MB) | B | streamed MB | measured s | predicted s | error | "
+             "other equation s | its error | from the analysis s | its error |",
+             "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in results["points"]:
+        other = ""
+        if r["codec"] != "raw":
+            c = results["codecs"][r["codec"]]
+            flip = "pipelined" if r["overlap"] == "serial" else "serial"
+            t = pass_time(r["streamed_bytes_model"], r["bandwidth_Bps"], c["ratio"], c["decode_MBps"] * 1e6, workers=1,
+                          overlap=flip, chunks=r["streamed_chunks"] or None)
+            other = f"{t:.3f} ({flip}) | {r['measured_s'] / t - 1:+.1%}"
+        lines.append(f"| {r['codec']} | {r['overlap']} | {r['memory_bytes'] / 1e6:.0f} | {format_bandwidth(r['bandwidth_Bps'])} "
+                     f"| {r['streamed_bytes_measured'] / 1e6:.1f} | {r['measured_s']:.3f} | {r['predicted_s']:.3f} "
+                     f"| {r['error']:+.1%} | {other or '| '} | {_analysis_cells(r)} |")
+    return "\n".join(lines)
+
+
+def _analysis_cells(row: dict) -> str:
+    t = row.get("predicted_from_analysis_s")
+    return "| " if t is None else f"{t:.3f} | {row['measured_s'] / t - 1:+.1%}"
 
 
 def _names(text: str) -> list[str]:

@@ -109,18 +109,19 @@ def plot_offload(summary: dict, path: str | os.PathLike, *, memory: float | None
     right.contourf(memories / 1e6, bands, best, levels=np.arange(len(names) + 1) - 0.5,
                    colors=[colors[k % len(colors)] for k in range(len(names))], alpha=0.35)
     positive = times[times > 0]
-    if positive.size:
-        levels = 10.0 ** np.arange(np.floor(np.log10(positive.min())), np.ceil(np.log10(positive.max())) + 1, 0.5)
+    if positive.size:  # decades, down to 1/10,000 of the longest pass (they crowd where S -> 0)
+        top = np.ceil(np.log10(positive.max()))
+        levels = 10.0 ** np.arange(max(np.floor(np.log10(positive.min())), top - 4), top + 1)
         contours = right.contour(memories / 1e6, bands, np.where(times > 0, times, np.nan), levels=levels,
                                  colors="black", linewidths=0.8)
         right.clabel(contours, fmt=lambda v: f"{v:.2g} s", fontsize=7)
     right.axvline((overhead + raw) / 1e6, color="black", ls=":", lw=1)
     right.set(yscale="log", xlabel="device memory M (MB)", ylabel="storage bandwidth B")
     right.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: format_bandwidth(x)))
-    right.set_title("fastest storage of the streamed layers (colour) and its time per pass (contours); "
-                    "dotted: all resident", fontsize=9)
+    right.set_title("colour: fastest storage of the streamed layers; contours: its time per pass;\n"
+                    "dotted: everything resident", fontsize=9)
     right.legend(handles=[matplotlib.patches.Patch(color=colors[k % len(colors)], alpha=0.35, label=name)
-                          for k, name in enumerate(names)], fontsize=7, loc="lower left")
+                          for k, name in enumerate(names) if (best == k).any()], fontsize=7, loc="lower left")
     fig.suptitle(f"{summary['label']}: streaming what does not fit, {overlap} read and decode on {workers} core(s)"
                  + (f", overhead {overhead / 1e6:,.0f} MB" if overhead else "")
                  + (f", compute {compute:g} s" if compute else ""), fontsize=10)
