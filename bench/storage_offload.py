@@ -17,7 +17,9 @@ page cache, so the device's own speed does not enter). Each pass's wall time is 
 with the model's prediction ``pass_time(S, B, r, D, overlap=..., chunks=n)``, where S is the
 model's streamed bytes for M (not the measured chunk boundary), r the codec's ratio over the
 whole checkpoint and D its decode speed, both measured in this run: every chunk decoded once,
-wall clock, before and after each codec's passes (the mean is used; both are recorded).
+wall clock, before and after each codec's passes (the mean is used; both are recorded). Each
+pass also times its own decode calls, and the prediction with that pass's decode speed tests
+the equation alone, apart from how well D was measured.
 The machine is shared, so the decode speed of the same run is what the prediction must use.
 With ``--analysis storage.json`` (``kick storage --out``) each point also gets the
 prediction from that analysis's ratio and per-core decode speed (CPU time).
@@ -192,8 +194,10 @@ def streamed(chunks: list[Chunk], memory: float) -> list[int]:
     return list(range(first, len(chunks)))
 
 
-def run_pass(stored: Stored, chunks: list[Chunk], indices: list[int], bandwidth: float, overlap: str) -> float:
-    """Wall seconds of one pass: read ``indices`` through the throttle and decode them."""
+def run_pass(stored: Stored, chunks: list[Chunk], indices: list[int], bandwidth: float,
+             overlap: str) -> tuple[float, float]:
+    """Wall seconds of one pass (read ``indices`` through the throttle and decode them), and of
+    its decoding alone (the decode calls' wall time, summed)."""
     reader = ThrottledReader(bandwidth)
     fds: dict[str, int] = {}
     try:
@@ -206,11 +210,19 @@ def run_pass(stored: Stored, chunks: list[Chunk], indices: list[int], bandwidth:
             path, offset, length = stored.location(index, chunks[index])
             return reader.read(fds[path], offset, length)
 
+        decoding = 0.0
+
+        def decode(index: int, blob: bytes) -> None:
+            nonlocal decoding
+            t0 = time.perf_counter()
+            stored.decode(index, chunks[index], blob)
+            decoding += time.perf_counter() - t0
+
         start = time.perf_counter()
         if overlap == "serial":
             for index in indices:
-                stored.decode(index, chunks[index], fetch(index))
-            return time.perf_counter() - start
+                decode(index, fetch(index))
+            return time.perf_counter() - start, decoding
         ready: queue.Queue = queue.Queue(maxsize=2)
         failed: list[BaseException] = []
 
@@ -226,11 +238,11 @@ def run_pass(stored: Stored, chunks: list[Chunk], indices: list[int], bandwidth:
         thread = threading.Thread(target=produce, daemon=True)
         thread.start()
         while (item := ready.get()) is not None:
-            stored.decode(item[0], chunks[item[0]], item[1])
+            decode(*item)
         thread.join()
         if failed:
             raise failed[0]
-        return time.perf_counter() - start
+        return time.perf_counter() - start, decoding
     finally:
         for fd in fds.values():
             os.close(fd)
@@ -334,10 +346,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _point(codec: str, overlap: str, memory: float, bandwidth: float, model_s: float, chunks: list[Chunk],
-           indices: list[int], measured_s: float, ratio: float) -> dict:
+           indices: list[int], measured: tuple[float, float], ratio: float) -> dict:
     return {"codec": codec, "overlap": overlap, "memory_bytes": memory, "bandwidth_Bps": bandwidth,
             "streamed_bytes_model": model_s, "streamed_bytes_measured": sum(chunks[i].length for i in indices),
-            "streamed_chunks": len(indices), "measured_s": measured_s}
+            "streamed_chunks": len(indices), "measured_s": measured[0], "decode_s_in_pass": measured[1]}
 
 
 def _predict(row: dict, ratio: float, decode: float, analysis: tuple[float, float] | None) -> None:
@@ -348,6 +360,10 @@ def _predict(row: dict, ratio: float, decode: float, analysis: tuple[float, floa
         row["predicted_s"] = pass_time(row["streamed_bytes_model"], row["bandwidth_Bps"], **args)
     else:
         row["predicted_s"] = pass_time(row["streamed_bytes_model"], row["bandwidth_Bps"], ratio, decode, **args)
+        if row["decode_s_in_pass"] > 0:  # the equation alone: the decode speed this pass itself reached
+            in_pass = row["streamed_bytes_measured"] / row["decode_s_in_pass"]
+            row["predicted_in_pass_decode_s"] = pass_time(row["streamed_bytes_model"], row["bandwidth_Bps"], ratio,
+                                                          in_pass, **args)
         if analysis:
             row["predicted_from_analysis_s"] = pass_time(row["streamed_bytes_model"], row["bandwidth_Bps"], *analysis, **args)
     row["error"] = row["measured_s"] / row["predicted_s"] - 1 if row["predicted_s"] > 0 else 0.0
@@ -372,8 +388,8 @@ def markdown(results: dict) -> str:
     """The points of a results file as a Markdown table, with each codec point's prediction by
     both equations (the matching one gives ``error``; the other shows whether overlap holds)."""
     lines = ["| codec | read/decode | M (MB) | B | streamed MB | measured s | predicted s | error | "
-             "other equation s | its error | from the analysis s | its error |",
-             "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "other equation s | its error | with the pass's own decode speed s | its error | from the analysis s | its error |",
+             "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results["points"]:
         other = ""
         if r["codec"] != "raw":
@@ -384,12 +400,13 @@ def markdown(results: dict) -> str:
             other = f"{t:.3f} ({flip}) | {r['measured_s'] / t - 1:+.1%}"
         lines.append(f"| {r['codec']} | {r['overlap']} | {r['memory_bytes'] / 1e6:.0f} | {format_bandwidth(r['bandwidth_Bps'])} "
                      f"| {r['streamed_bytes_measured'] / 1e6:.1f} | {r['measured_s']:.3f} | {r['predicted_s']:.3f} "
-                     f"| {r['error']:+.1%} | {other or '| '} | {_analysis_cells(r)} |")
+                     f"| {r['error']:+.1%} | {other or '| '} | {_cells(r, 'predicted_in_pass_decode_s')} "
+                     f"| {_cells(r, 'predicted_from_analysis_s')} |")
     return "\n".join(lines)
 
 
-def _analysis_cells(row: dict) -> str:
-    t = row.get("predicted_from_analysis_s")
+def _cells(row: dict, key: str) -> str:
+    t = row.get(key)
     return "| " if t is None else f"{t:.3f} | {row['measured_s'] / t - 1:+.1%}"
 
 

@@ -59,6 +59,9 @@ def test_smoke_mode(tiny_model_dir, tmp_path, capsys):
         assert p["predicted_s"] > 0 and p["error"] == pytest.approx(p["measured_s"] / p["predicted_s"] - 1)
         if p["codec"] == "raw":  # the throttle is the floor of a raw pass
             assert p["measured_s"] >= p["streamed_bytes_measured"] / p["bandwidth_Bps"] * 0.999
+            assert p["decode_s_in_pass"] == 0.0 and "predicted_in_pass_decode_s" not in p
+        else:
+            assert 0 < p["decode_s_in_pass"] < p["measured_s"] and p["predicted_in_pass_decode_s"] > 0
     assert result["max_abs_error"] == max(abs(p["error"]) for p in points)
 
 
