@@ -214,6 +214,8 @@ def run_pass(stored: Stored, chunks: list[Chunk], indices: list[int], bandwidth:
 
         def decode(index: int, blob: bytes) -> None:
             nonlocal decoding
+            if stored.codec is None:  # raw: nothing to decode
+                return
             t0 = time.perf_counter()
             stored.decode(index, chunks[index], blob)
             decoding += time.perf_counter() - t0
