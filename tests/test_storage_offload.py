@@ -46,6 +46,8 @@ def test_pass_time_serial_and_pipelined():
             pass_time(600, 100, 2.0, 200, **bad)
     with pytest.raises(ValueError, match="positive"):
         pass_time(600, 0)
+    with pytest.raises(ValueError, match="compute -1"):
+        pass_time(600, 100, compute=-1)
 
 
 @pytest.mark.parametrize("overlap", ["serial", "pipelined"])

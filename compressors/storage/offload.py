@@ -81,6 +81,8 @@ def pass_time(streamed: float, bandwidth: float, ratio: float = 1.0, decode_Bps:
     """Seconds of one pass that streams ``streamed`` raw bytes (the module docstring's equations;
     the defaults, ratio 1 and no decoding, are the raw checkpoint)."""
     _check(bandwidth, ratio, decode_Bps, workers, overlap, chunks)
+    if not compute >= 0:
+        raise ValueError(f"compute {compute}: seconds per pass, must not be negative")
     read = streamed / (ratio * bandwidth)
     decode = streamed / (workers * decode_Bps)
     if overlap == "serial":
