@@ -5,7 +5,8 @@
     kick storage ...        on-disk compressibility of a checkpoint (also ``python -m compressors.storage``,
                             for folders only); besides folders it takes ``[LABEL=]kick:<model_args>``, e.g.
                             ``wanda50=kick:pretrained=DIR,method=wanda,sparsity=0.5``, built or cached as
-                            ``--model kick`` would
+                            ``--model kick`` would; ``--memory`` adds the time per pass when what does not
+                            fit in memory is read from storage on every pass (also ``--from-json``)
     kick sweep ...          a resumable grid of methods x sparsities/bits x seeds x tasks through
                             ``--model kick``, each task in its protocol's prompt format, samples kept
     kick report ...         tables, plots and a summary relative to dense from lm-eval result files

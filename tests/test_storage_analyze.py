@@ -233,23 +233,39 @@ def test_a_codec_that_loses_bytes_stops_the_analysis(synthetic_dir, monkeypatch)
         analyze(synthetic_dir, AnalysisOptions(codecs=("lz4",)), progress=False)
 
 
-def test_packed_weights_of_a_compressed_tensors_export(tmp_path):
+def _packed_export(folder) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """A compressed-tensors ``pack-quantized`` W4 export of one layer: its 4-bit values and tensors."""
     from compressed_tensors.compressors.pack_quantized.helpers import pack_to_int32
     from safetensors.torch import save_file
 
     g = torch.Generator().manual_seed(3)
     values = torch.randn(64, 256, generator=g).mul(2).round().clamp(-8, 7).to(torch.int8)  # peaked, as real weights
-    save_file(
-        {
-            "layer.weight_packed": pack_to_int32(values, 4),
-            "layer.weight_scale": torch.rand(64, 4, generator=g).bfloat16(),
-            "layer.weight_shape": torch.tensor([64, 256]),
-        },
-        tmp_path / "model.safetensors",
-    )
+    tensors = {
+        "layer.weight_packed": pack_to_int32(values, 4),
+        "layer.weight_scale": torch.rand(64, 4, generator=g).bfloat16(),
+        "layer.weight_shape": torch.tensor([64, 256]),
+    }
+    save_file(tensors, folder / "model.safetensors")
     group = {"targets": ["Linear"], "weights": {"num_bits": 4, "group_size": 64}}
     config = {"quant_method": "compressed-tensors", "format": "pack-quantized", "config_groups": {"group_0": group}}
-    (tmp_path / "config.json").write_text(json.dumps({"quantization_config": config}))
+    (folder / "config.json").write_text(json.dumps({"quantization_config": config}))
+    return values, tensors
+
+
+def test_zipnn_on_a_packed_export_codes_the_scales_and_counts_the_packed_words_raw(tmp_path):
+    if unavailable("zipnn"):
+        pytest.skip(unavailable("zipnn"))
+    _, tensors = _packed_export(tmp_path)
+    summary = summarize(analyze(tmp_path, AnalysisOptions(codecs=("zipnn",)), progress=False))
+    for rep in ("plain", "grouped", "best"):  # a row in every representation, from the plain bytes
+        entry = summary["representations"][rep]["codecs"]["zipnn"]
+        assert entry["mode"] == "full" and entry["uses"] == {"plain": 1, "raw": 2}, rep
+        scales = len(CODECS["zipnn"].compress(raw_bytes(tensors["layer.weight_scale"]), "BF16"))
+        assert entry["bytes"] == scales + tensors["layer.weight_packed"].numel() * 4 + tensors["layer.weight_shape"].numel() * 8
+
+
+def test_packed_weights_of_a_compressed_tensors_export(tmp_path):
+    values, _ = _packed_export(tmp_path)
     result = analyze(tmp_path, AnalysisOptions(codecs=("zstd-3",)), progress=False)
     assert result["quantization"]["packed_bits"] == 4
     packed = next(t for t in result["tensors"] if t["name"] == "layer.weight_packed")

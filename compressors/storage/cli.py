@@ -14,22 +14,40 @@ also writes ``storage.json`` (everything, per tensor included), ``storage_totals
 ``storage_tensors.csv``, ``storage.md`` and the PNG plots, and keeps a journal per
 checkpoint there so that an interrupted run resumes. Exit status: 0 done, 1 a codec or
 layout was not lossless, 2 bad input.
+
+``--memory`` adds the memory-constrained load model (:mod:`compressors.storage.offload`): per
+memory size and ``--bandwidth``, the time per pass when what does not fit is read from storage
+on every pass, raw and with each codec, and each codec's break-even bandwidth; ``--out`` then
+also writes ``offload.md`` and ``offload_<label>.png``. ``--from-json`` takes the checkpoints'
+measurements from the ``storage.json`` of an earlier run instead of measuring again:
+
+    kick storage --from-json storage-report/storage.json --memory 64MB,128MB --bandwidth 20MB/s,100MB/s
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
 from compressors.storage.analyze import AnalysisOptions, analyze, default_workers
 from compressors.storage.checkpoint import StorageInputError, open_checkpoint
 from compressors.storage.codecs import CODECS, NOT_DEFAULT, QUICK_CODECS, LosslessError, default_codecs
-from compressors.storage.loadtime import codec_loads, format_bandwidth, measure_read_bandwidth, parse_bandwidth
+from compressors.storage.loadtime import (
+    codec_loads,
+    format_bandwidth,
+    measure_read_bandwidth,
+    parse_bandwidth,
+    parse_size,
+)
+from compressors.storage.offload import OVERLAPS, breakeven_rows, offload_rows
 from compressors.storage.report import (
     best_codec_rows,
+    breakeven_table,
     comparison_table,
     headline,
+    offload_table,
     ratio_table,
     speed_table,
     summarize,
@@ -54,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
         "recipe's calibration: the default, 128 x 2,048 tokens, takes hours on a few CPU cores). "
         "`python -m compressors.storage` is the same command for folders and files only.",
     )
-    p.add_argument("checkpoints", nargs="+", metavar="[LABEL=]PATH",
+    p.add_argument("checkpoints", nargs="*", metavar="[LABEL=]PATH",
                    help="model folder (safetensors, compressed-tensors export) or .safetensors file; "
                    "under `kick storage` also kick:<model_args>")
     p.add_argument("--codecs", default="default",
@@ -76,6 +94,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bandwidth", default=DEFAULT_BANDWIDTHS, help="storage bandwidths for load times, comma-separated")
     p.add_argument("--measure-bandwidth", action="store_true", help="also time reading the checkpoint files")
     p.add_argument("--decode-threads", type=int, default=1, help="cores that decode while loading")
+    p.add_argument("--memory", help="device memory sizes for the memory-constrained load model, comma-separated "
+                   "(e.g. 64MB,1GiB): per pass, what does not fit is read from storage")
+    p.add_argument("--overhead", default="0", help="memory not available to weights (activations, KV cache), bytes")
+    p.add_argument("--overlap", default="serial", choices=OVERLAPS,
+                   help="load model: read then decode each chunk (serial) or read the next while decoding (pipelined)")
+    p.add_argument("--compute", type=float, default=0.0, help="load model: seconds of compute per pass, added")
+    p.add_argument("--from-json", type=Path, help="take the checkpoints' measurements from the storage.json of an "
+                   "earlier run (--out or --json) instead of measuring; needs --memory")
     p.add_argument("--out", type=Path, help="folder for JSON, CSV, Markdown, PNG and the resume journals")
     p.add_argument("--json", type=Path, help="also write the full JSON here")
     p.add_argument("--csv", type=Path, help="also write the totals CSV here")
@@ -116,6 +142,13 @@ def _run(args) -> int:
         workers=args.workers,
     ).validate()
     bandwidths = [parse_bandwidth(b) for b in args.bandwidth.split(",") if b.strip()]
+    memories = [parse_size(m, "memory") for m in _names(args.memory or "")]
+    if args.from_json:
+        if args.checkpoints or not memories:
+            raise ValueError("--from-json takes no checkpoints and needs --memory")
+        return _offload_only(args, memories, bandwidths)
+    if not args.checkpoints:
+        raise ValueError("no checkpoint given (or --from-json storage.json --memory ...)")
     targets = [_label_path(c) for c in args.checkpoints]
 
     models = []
@@ -138,6 +171,8 @@ def _run(args) -> int:
         print("\ncomparison (ratio raw/compressed):")
         print(comparison_table(summaries))
     payload = {"bandwidths_Bps": bandwidths, "decode_threads": args.decode_threads, "models": models}
+    if memories:
+        payload["offload"] = _offload(args, summaries, memories, bandwidths)
     if args.json:
         write_json(args.json, payload)
     if args.csv:
@@ -146,6 +181,40 @@ def _run(args) -> int:
         _write_folder(args.out, payload, args.decode_threads)
         print(f"\nwrote {args.out}/storage.json, storage_totals.csv, storage_tensors.csv, storage.md and plots")
     return 0
+
+
+def _offload_only(args, memories: list[float], bandwidths: list[float]) -> int:
+    """The load model on the summaries of an earlier run's ``storage.json``."""
+    try:
+        summaries = [m["summary"] for m in json.loads(args.from_json.read_text())["models"]]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise StorageInputError(f"{args.from_json}: not the storage.json of kick storage --out/--json ({err})") from None
+    _offload(args, summaries, memories, bandwidths)
+    return 0
+
+
+def _offload(args, summaries: list[dict], memories: list[float], bandwidths: list[float]) -> dict:
+    """Print (and with ``--out`` write) the load model's tables and plots; return them."""
+    from compressors.storage.plots import plot_offload
+
+    overhead = parse_size(args.overhead, "overhead")
+    options = dict(overhead=overhead, workers=args.decode_threads, overlap=args.overlap, compute=args.compute)
+    what = (f"{args.overlap} read and decode on {args.decode_threads} core(s), overhead {overhead / 1e6:,.0f} MB, "
+            f"compute {args.compute:g} s per pass")
+    result, md = {"options": options, "models": {}}, [f"Time per pass, streaming what does not fit ({what}).", ""]
+    for s in summaries:
+        rows, breakeven = offload_rows(s, memories, bandwidths, **options), breakeven_rows(s, args.decode_threads)
+        result["models"][s["label"]] = {"raw_bytes": s["raw_bytes"], "passes": rows, "breakeven": breakeven}
+        print(f"\n{s['label']} ({s['raw_bytes'] / 1e6:,.1f} MB): time per pass, {what}")
+        print(offload_table(rows) + "\n\n" + breakeven_table(breakeven))
+        md += [f"## {s['label']} ({s['raw_bytes'] / 1e6:,.1f} MB)", "", offload_table(rows, markdown=True), "",
+               breakeven_table(breakeven, markdown=True), ""]
+        if args.out:
+            plot_offload(s, args.out / f"offload_{slug(s['label'])}.png", memory=min(memories), **options)
+    if args.out:
+        atomic_write_text(args.out / "offload.md", "\n".join(md))
+        print(f"\nwrote {args.out}/offload.md and offload_*.png")
+    return result
 
 
 def _model_text(summary: dict, loads: dict, measured: dict | None, markdown: bool) -> str:

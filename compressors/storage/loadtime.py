@@ -31,15 +31,24 @@ _BANDWIDTH = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*([kmgt]i?)?(?
 
 def parse_bandwidth(text: str | float) -> float:
     """Bytes per second from ``"500MB/s"``, ``"1.5GB/s"``, ``"200MiB/s"``, ``"3e9"`` or a number."""
+    return _quantity(text, "bandwidth", "500MB/s, 1.5GB/s, 200MiB/s or 3e9 (bytes/s)", zero=False)
+
+
+def parse_size(text: str | float, what: str = "size") -> float:
+    """Bytes from ``"64MB"``, ``"1.5GB"``, ``"200MiB"``, ``"3e9"`` or a number (zero allowed)."""
+    return _quantity(text, what, "64MB, 1.5GB, 200MiB or 3e9 (bytes)", zero=True)
+
+
+def _quantity(text: str | float, what: str, examples: str, zero: bool) -> float:
     if isinstance(text, (int, float)):
         value = float(text)
     else:
         match = _BANDWIDTH.match(str(text))
         if not match:
-            raise ValueError(f"bandwidth {text!r}: write it like 500MB/s, 1.5GB/s, 200MiB/s or 3e9 (bytes/s)")
+            raise ValueError(f"{what} {text!r}: write it like {examples}")
         value = float(match.group(1)) * _UNITS[(match.group(2) or "").lower()]
-    if not value > 0:
-        raise ValueError(f"bandwidth {text!r}: must be positive")
+    if not (value >= 0 if zero else value > 0) or value == float("inf"):
+        raise ValueError(f"{what} {text!r}: must be {'zero or more' if zero else 'positive'} and finite")
     return value
 
 

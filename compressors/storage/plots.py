@@ -1,16 +1,19 @@
-"""PNG figures: load time against storage bandwidth, and compression ratios per checkpoint."""
+"""PNG figures: load time against storage bandwidth, compression ratios per checkpoint, and the
+time per pass of a model that streams what does not fit in memory (over memory and bandwidth)."""
 
 from __future__ import annotations
 
 import io
 import os
 
+import matplotlib.patches
 import matplotlib.ticker
 import numpy as np
 # Figures built directly (no pyplot): saving to a file needs no GUI backend, and importing this
 # module leaves the process's matplotlib backend as it was.
 from matplotlib.figure import Figure
 
+from compressors.storage import offload
 from compressors.storage.loadtime import breakeven_bandwidth, format_bandwidth, load_time
 from compressors.storage.report import best_codec_rows
 from kick_core.atomic import atomic_write_bytes
@@ -58,6 +61,70 @@ def plot_ratios(summaries: list[dict], path: str | os.PathLike, representation: 
     ax.set_title(f"lossless ratio, {representation} layout; dashed: order-0 entropy bound", fontsize=10)
     ax.legend(fontsize=7, ncol=3)
     ax.grid(True, axis="y", alpha=0.3)
+    _save(fig, path)
+
+
+def plot_offload(summary: dict, path: str | os.PathLike, *, memory: float | None = None, overhead: float = 0.0,
+                 workers: int = 1, overlap: str = "serial", compute: float = 0.0,
+                 span: tuple[float, float] = (1e7, 1e11)) -> None:
+    """Two panels of :mod:`compressors.storage.offload`. Left: time per pass against bandwidth
+    B at one memory size (default: half the checkpoint resident), raw and one line per codec,
+    dots at the break-even bandwidths. Right: over memory M and bandwidth B, the fastest way to
+    store the streamed layers (filled regions) and its time per pass (labelled contours)."""
+    raw = summary["raw_bytes"]
+    speeds = offload.codec_speeds(summary)
+    memory = overhead + raw / 2 if memory is None else memory
+    options = dict(workers=workers, overlap=overlap, compute=compute)
+    bw = np.logspace(np.log10(span[0]), np.log10(span[1]), 200)
+    fig = Figure(figsize=(13, 5))
+    left, right = fig.subplots(1, 2)
+    streamed = offload.streamed_bytes(raw, memory, overhead)
+    left.plot(bw, [offload.pass_time(streamed, b, **options) for b in bw], color="black", lw=2, label="raw")
+    for s in speeds:
+        (line,) = left.plot(bw, [offload.pass_time(streamed, b, s.ratio, s.decode_Bps, **options) for b in bw],
+                            label=f"{s.codec} ({s.representation}, ×{s.ratio:.2f}, {s.decode_Bps / 1e6:,.0f} MB/s)")
+        b = offload.breakeven_bandwidth(s.ratio, s.decode_Bps, workers, overlap)
+        if b is not None and span[0] <= b <= span[1] and streamed > 0:
+            left.plot([b], [offload.pass_time(streamed, b, **options)], "o", color=line.get_color())
+    left.set(xscale="log", yscale="log", xlabel="storage bandwidth B", ylabel="time per pass (s)")
+    left.set_title(f"M = {memory / 1e6:,.0f} MB: {streamed / 1e6:,.0f} of {raw / 1e6:,.0f} MB streamed per pass; "
+                   "dots: break-even", fontsize=9)
+    left.grid(True, which="both", alpha=0.3)
+    left.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: format_bandwidth(x)))
+    left.legend(fontsize=7)
+
+    memories = np.linspace(0, overhead + raw * 1.1, 120)
+    bands = np.logspace(np.log10(span[0]), np.log10(span[1]), 120)
+    names = ["raw", *(s.codec for s in speeds)]
+    best = np.zeros((bands.size, memories.size))
+    times = np.zeros_like(best)
+    for i, b in enumerate(bands):
+        for j, m in enumerate(memories):
+            s_bytes = offload.streamed_bytes(raw, m, overhead)
+            candidates = [offload.pass_time(s_bytes, b, **options)]
+            candidates += [offload.pass_time(s_bytes, b, s.ratio, s.decode_Bps, **options) for s in speeds]
+            k = int(np.argmin(candidates)) if s_bytes > 0 else 0
+            best[i, j], times[i, j] = k, candidates[k]
+    colors = matplotlib.colormaps["tab10"].colors
+    right.contourf(memories / 1e6, bands, best, levels=np.arange(len(names) + 1) - 0.5,
+                   colors=[colors[k % len(colors)] for k in range(len(names))], alpha=0.35)
+    positive = times[times > 0]
+    if positive.size:  # decades, down to 1/10,000 of the longest pass (they crowd where S -> 0)
+        top = np.ceil(np.log10(positive.max()))
+        levels = 10.0 ** np.arange(max(np.floor(np.log10(positive.min())), top - 4), top + 1)
+        contours = right.contour(memories / 1e6, bands, np.where(times > 0, times, np.nan), levels=levels,
+                                 colors="black", linewidths=0.8)
+        right.clabel(contours, fmt=lambda v: f"{v:.2g} s", fontsize=7)
+    right.axvline((overhead + raw) / 1e6, color="black", ls=":", lw=1)
+    right.set(yscale="log", xlabel="device memory M (MB)", ylabel="storage bandwidth B")
+    right.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: format_bandwidth(x)))
+    right.set_title("colour: fastest storage of the streamed layers; contours: its time per pass;\n"
+                    "dotted: everything resident", fontsize=9)
+    right.legend(handles=[matplotlib.patches.Patch(color=colors[k % len(colors)], alpha=0.35, label=name)
+                          for k, name in enumerate(names) if (best == k).any()], fontsize=7, loc="lower left")
+    fig.suptitle(f"{summary['label']}: streaming what does not fit, {overlap} read and decode on {workers} core(s)"
+                 + (f", overhead {overhead / 1e6:,.0f} MB" if overhead else "")
+                 + (f", compute {compute:g} s" if compute else ""), fontsize=10)
     _save(fig, path)
 
 

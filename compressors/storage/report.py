@@ -27,6 +27,7 @@ from collections import Counter
 import numpy as np
 
 from compressors.storage.dtypes import DTYPES
+from compressors.storage.loadtime import format_bandwidth
 from kick_core.atomic import atomic_write_text
 
 REPRESENTATIONS: dict[str, tuple[str, ...] | None] = {
@@ -344,6 +345,26 @@ def comparison_table(summaries: list[dict], markdown: bool = False) -> str:
                 ]
             )
     return _table(header, rows, markdown)
+
+
+def offload_table(rows: list[dict], markdown: bool = False) -> str:
+    """:func:`compressors.storage.offload.offload_rows` as a table: per (memory, bandwidth) the
+    bytes streamed per pass, the raw pass and each codec's pass (with its speed-up over raw)."""
+    codecs = list(rows[0]["codec_s"]) if rows else []
+    header = ["memory MB", "bandwidth", "streamed MB", "raw s", *(f"{c} s (×)" for c in codecs), "fastest"]
+    body = [[f"{r['memory_bytes'] / 1e6:,.0f}", format_bandwidth(r["bandwidth_Bps"]), f"{r['streamed_bytes'] / 1e6:,.1f}",
+             f"{r['raw_s']:.3g}", *(f"{r['codec_s'][c]:.3g} ({r['speedup'][c]:.2f})" for c in codecs), r["best"]]
+            for r in rows]
+    return _table(header, body, markdown)
+
+
+def breakeven_table(rows: list[dict], markdown: bool = False) -> str:
+    """:func:`compressors.storage.offload.breakeven_rows` as a table."""
+    header = ["codec", "layout", "ratio", "measured", "decode MB/s per core", "pays off below (serial)",
+              "pays off below (pipelined)"]
+    body = [[r["codec"], r["representation"], f"{r['ratio']:.3f}", r["measured"], _fmt(r["decode_MBps_per_core"], ",.0f"),
+             format_bandwidth(r["breakeven_serial_Bps"]), format_bandwidth(r["breakeven_pipelined_Bps"])] for r in rows]
+    return _table(header, body, markdown)
 
 
 # -- files ---------------------------------------------------------------------------------

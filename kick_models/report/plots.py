@@ -3,7 +3,9 @@
 * ratio to dense against sparsity: one panel per task, one line per method and pattern,
   as LLM-KICK's figures (Jaiswal et al., ICLR 2024, Figs. 1-6);
 * ratio to dense against bits, for quantized recipes (Mao et al. 2024);
-* ratio to dense against size on disk, when the results carry storage summaries.
+* ratio to dense against size on disk, when the results carry storage summaries: the
+  compressibility-quality frontier of Mao et al. 2024 (dense, pruned and quantized points on
+  one set of axes, and the line through those that no smaller file beats, :func:`frontier`).
 
 Every panel has the dense level (1.0) and the tolerance line (5% below dense); every point
 has its interval as an error bar (paired bootstrap, or unpaired from lm-eval's standard errors:
@@ -122,13 +124,31 @@ def _size_figure(report: Report, model: str, rows: list[Row], size: str, styles:
         dense = next((r for r in task_rows if r.axis == "dense"), None)
         if dense is not None:
             ax.plot([_size(dense, size) / 1e6], [1.0], marker="*", ms=13, color="black", ls="none", zorder=5)
+        front = frontier(task_rows, size)
+        if len(front) > 1:
+            ax.plot([_size(r, size) / 1e6 for r in front], [r.ratio for r in front], color="0.5", lw=6, alpha=0.3,
+                    solid_capstyle="round", zorder=1)
         _reference_lines(ax, report.tolerance, task_rows)
         _panel_title(ax, task_rows)
         ax.invert_xaxis()  # smaller files to the right, as more compression elsewhere
-        ax.set_xlabel("size on disk, MB (best lossless codec)" if size == "compressed" else "size of the tensors, MB")
+        ax.set_xlabel("size on disk, MB (best lossless codec measured)" if size == "compressed"
+                      else "size of the tensors, MB")
     _finish(fig, axes, f"{model_name(model)}: score relative to dense vs size on disk", styles,
             rows, report.tolerance, report.confidence, "size")
     return fig
+
+
+def frontier(rows: list[Row], size: str = "compressed") -> list[Row]:
+    """The rows of one task that no smaller file beats: by increasing size, each row whose
+    ratio to dense is higher than that of every smaller one (point estimates; ties in size
+    keep the higher ratio). Rows without a size or a ratio are left out."""
+    points = sorted((r for r in rows if r.ratio is not None and _size(r, size) is not None),
+                    key=lambda r: (_size(r, size), -r.ratio))
+    front: list[Row] = []
+    for row in points:
+        if not front or row.ratio > front[-1].ratio:
+            front.append(row)
+    return front
 
 
 def _panels(count: int):
@@ -192,6 +212,8 @@ def _finish(fig, axes, title: str, styles: dict, rows: list[Row], tolerance: flo
     handles += [Line2D([], [], color=c, marker=m, ls=d, lw=1.8, label=line)
                 for line, (c, m, d) in styles.items() if line in shown]
     handles.append(Line2D([], [], color="tab:red", ls="--", label=f"{tolerance:.0%} below dense"))
+    if axis == "size":
+        handles.append(Line2D([], [], color="0.5", lw=6, alpha=0.3, label="frontier: no smaller file scores higher"))
     handles.append(Line2D([], [], color="0.3", marker="|", ms=14, mew=1.2, ls="none",
                           label=f"bar: {confidence:.0%} interval"))
     handles.append(Line2D([], [], color="0.3", marker="o", fillstyle="bottom", mfc="0.3", mfcalt="white", ls="none",
