@@ -175,7 +175,8 @@ def load_points(paths: list[Path]) -> list[Point]:
         best = model["summary"]["representations"]["best"]["codecs"]
         whole_codec = min((c for c in best if c != "none"), key=lambda c: best[c]["bytes"])
         points.append(Point(
-            label=model["summary"]["label"], method=recipe.get("method", "dense"), bits=recipe.get("bits"),
+            # a folder quantized elsewhere has no kick recipe: its bits come from its packed format
+            label=model["summary"]["label"], method=recipe.get("method") or ("dense" if bits is None else "external"), bits=bits,
             group_size=recipe.get("group_size"), symmetric=recipe.get("symmetric"), weights=weights,
             codes=_part(codes), qparams=_part(qparams), rest=_part(rest),
             whole_raw=model["summary"]["raw_bytes"], whole_best=best[whole_codec]["bytes"], whole_best_codec=whole_codec,
