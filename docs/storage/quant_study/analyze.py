@@ -1,7 +1,7 @@
 """Which quantization choices make quantized weights more losslessly compressible: tables and a plot.
 
 The storage half of the quantization study (issue 20), after Mao et al. 2024, "On the
-Compressibility of Quantized LLMs" (arXiv:2403.01384): the weights of a model quantized to
+Compressibility of Quantized Large Language Models": the weights of a model quantized to
 ``b``-bit integer codes are stored in ``b`` bits each (compressed-tensors ``pack-quantized``),
 but an entropy coder needs only the codes' order-0 entropy
 
@@ -339,8 +339,8 @@ def findings(points: list[Point]) -> list[str]:
     if {"rtn", "gptq"} <= method.keys():
         out.append(f"Method: on the same grids GPTQ codes average {method['gptq']:.2f} bits of entropy against "
                    f"{method['rtn']:.2f} for RTN (lossless ratio {method_ratio['gptq']:.3f} against "
-                   f"{method_ratio['rtn']:.3f}): its error feedback moves weights between neighbouring levels but "
-                   "keeps the grid and its range, so the code distribution changes little.")
+                   f"{method_ratio['rtn']:.3f}). GPTQ's error feedback moves weights between neighbouring levels, "
+                   "while the grid and its range stay RTN's (the observer sets them from the weights before the updates).")
     else:
         out.append("Method: no GPTQ checkpoint in the input, so RTN against GPTQ is not compared here.")
     dense = [p for p in points if p.bits is None]
@@ -359,7 +359,7 @@ def report(points: list[Point], sources: list[Path]) -> str:
         "# Lossless compressibility of quantized weights (SmolLM2-135M-Instruct)",
         "",
         "Storage half of the quantization study (issue 20), after Mao et al. 2024, \"On the Compressibility "
-        "of Quantized LLMs\" (arXiv:2403.01384). Written by `analyze.py` from "
+        "of Quantized Large Language Models\". Written by `analyze.py` from "
         + ", ".join(f"`{p.name}`" for p in sources) + " (made by `run.sh`: `kick storage` over RTN and GPTQ "
         "checkpoints of the model, each tensor coded by every codec in each layout, with the order-0 entropy "
         "bound; for packed integer weights the bound is the entropy of the codes themselves). "
@@ -389,8 +389,8 @@ def report(points: list[Point], sources: list[Path]) -> str:
     parts += [
         "## Quality (to run on a GPU)",
         "",
-        "Compressibility is half of the trade: a per-tensor or symmetric grid compresses better because it "
-        "uses fewer levels, which is also more rounding error. The scores of the same checkpoints (ratio to "
+        "Compressibility is half of the trade: a grid that compresses well because its weights crowd onto "
+        "few of its levels also rounds them more coarsely. The scores of the same checkpoints (ratio to "
         "dense per task) come from the sweep below, run later on a GPU; `kick report` then puts score against "
         "size on disk (`--storage` records each point's lossless sizes in its results).",
         "",
