@@ -55,7 +55,9 @@ def model(label, tensors, recipe=None, bits=None):
         "summary": {
             "label": label, "raw_bytes": raw,
             "quantization": None if bits is None else {"format": "pack-quantized", "quant_method": "compressed-tensors", "packed_bits": bits},
-            "kick": None if recipe is None else {"recipe": {"method": "rtn", "bits": bits, "ignore": ["lm_head"], **recipe}},
+            "source": f"/cache/checkpoints/{label}",
+            "kick": None if recipe is None else {"source": {"pretrained": "/models/Tiny-7B/", "revision": "main"},
+                                                 "recipe": {"method": "rtn", "bits": bits, "ignore": ["lm_head"], **recipe}},
             "representations": {"best": {"codecs": {c: {"bytes": b, "ratio": raw / b} for c, b in best.items()}}},
         },
         "analysis": {"label": label, "tensors": tensors},
@@ -132,6 +134,7 @@ def test_report_states_the_findings_with_their_figures_and_writes_the_plot(study
     out.mkdir()
     assert analyze.main([str(study), "--out", str(out)]) == 0
     text = (out / "README.md").read_text()
+    assert text.startswith("# Lossless compressibility of quantized weights (Tiny-7B)\n")
     assert "the largest gap is t-sym (1.50 bits of entropy in 4-bit codes" in text
     assert "the smallest g32-asym (3.50 of 4 bits" in text
     assert "symmetric codes average 2.25 bits of entropy against 2.75 asymmetric" in text

@@ -40,6 +40,7 @@ from matplotlib.figure import Figure
 from compressors.quantization.scheme import granularity
 from compressors.storage.packed import PACKED_SUFFIX
 from kick_core.atomic import atomic_write_bytes, atomic_write_text
+from kick_core.names import model_name
 
 HERE = Path(__file__).resolve().parent
 QPARAM_SUFFIXES = (".weight_scale", ".weight_zero_point", ".weight_g_idx")
@@ -78,6 +79,7 @@ class Point:
     """One checkpoint of the study: its recipe and its measured parts."""
 
     label: str
+    model: str  # the model compressed (its folder name), or the checkpoint's own folder
     method: str
     bits: int | None
     group_size: int | None
@@ -171,12 +173,14 @@ def load_points(paths: list[Path]) -> list[Point]:
             weights = sum(t["raw_bytes"] * 8 // bits for t in codes)  # the widths here need no padding
         else:
             weights = sum(math.prod(t["shape"]) for t in codes)
-        recipe = ((model["summary"].get("kick") or {}).get("recipe")) or {}
+        kick = model["summary"].get("kick") or {}
+        recipe = kick.get("recipe") or {}
+        source = (kick.get("source") or {}).get("pretrained") or model["summary"].get("source") or model["summary"]["label"]
         best = model["summary"]["representations"]["best"]["codecs"]
         whole_codec = min((c for c in best if c != "none"), key=lambda c: best[c]["bytes"])
         points.append(Point(
             # a folder quantized elsewhere has no kick recipe: its bits come from its packed format
-            label=model["summary"]["label"], method=recipe.get("method") or ("dense" if bits is None else "external"), bits=bits,
+            label=model["summary"]["label"], model=model_name(source), method=recipe.get("method") or ("dense" if bits is None else "external"), bits=bits,
             group_size=recipe.get("group_size"), symmetric=recipe.get("symmetric"), weights=weights,
             codes=_part(codes), qparams=_part(qparams), rest=_part(rest),
             whole_raw=model["summary"]["raw_bytes"], whole_best=best[whole_codec]["bytes"], whole_best_codec=whole_codec,
@@ -262,6 +266,11 @@ def mean_effect(factor: str, points: list[Point], metric) -> dict:
     return {v: sum(metric(r[v]) for r in full) / len(full) for v in levels} if full else {}
 
 
+def _models(points: list[Point]) -> str:
+    """The model(s) the quantized checkpoints were made from."""
+    return ", ".join(sorted({p.model for p in points if p.bits is not None}))
+
+
 # ------------------------------------------------------------------------------------------ figure
 
 def plot(points: list[Point], path: Path) -> None:
@@ -288,7 +297,7 @@ def plot(points: list[Point], path: Path) -> None:
             ax.axhline(bits, color="grey", lw=0.6, ls=":")
     left.set_ylabel("bits per weight (dotted: the bit widths)")
     right.legend(fontsize=7, ncol=2)
-    fig.suptitle("SmolLM2-135M-Instruct: what lossless coding leaves of quantized weights", fontsize=11)
+    fig.suptitle(f"{_models(points)}: what lossless coding leaves of quantized weights", fontsize=11)
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110)
@@ -356,7 +365,7 @@ def findings(points: list[Point]) -> list[str]:
 
 def report(points: list[Point], sources: list[Path]) -> str:
     parts = [
-        "# Lossless compressibility of quantized weights (SmolLM2-135M-Instruct)",
+        f"# Lossless compressibility of quantized weights ({_models(points)})",
         "",
         "Storage half of the quantization study (issue 20), after Mao et al. 2024, \"On the Compressibility "
         "of Quantized Large Language Models\". Written by `analyze.py` from "
