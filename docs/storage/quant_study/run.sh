@@ -11,8 +11,10 @@
 # must divide 576 and 1536 (128 does not). Each checkpoint is built into the kick cache on
 # first use; the analysis codes every byte with the fast codecs (CODECS; ANS, at ~30 MB/s
 # decoding, would double the time and its sampled interval on a 110 MB checkpoint is wide: the
-# order-0 entropy bound, measured on every byte, stands for entropy coders). Writes <part>.json and <part>_totals.csv next to this script; the resume journals go
-# to $WORK (default /tmp/quant_study). Then: python docs/storage/quant_study/analyze.py
+# order-0 entropy bound, measured on every byte, stands for entropy coders). Writes
+# <part>.json.gz (the full `kick storage --json`, per tensor: ~40 MB plain) and
+# <part>_totals.csv next to this script; the JSON and the resume journals go to $WORK
+# (default /tmp/quant_study). Then: python docs/storage/quant_study/analyze.py
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 HERE=docs/storage/quant_study
@@ -43,7 +45,8 @@ done
 
 run() {  # part name, then the checkpoints
   local part=$1; shift
-  $KICK storage "$@" "${STORAGE[@]}" --out "$WORK/$part" --json "$HERE/$part.json" --csv "$HERE/${part}_totals.csv"
+  $KICK storage "$@" "${STORAGE[@]}" --out "$WORK/$part" --json "$WORK/$part.json" --csv "$HERE/${part}_totals.csv"
+  gzip -9 -n -c "$WORK/$part.json" > "$HERE/$part.json.gz.partial" && mv "$HERE/$part.json.gz.partial" "$HERE/$part.json.gz"
 }
 case $PART in
   rtn) run rtn "${rtn[@]}" ;;
