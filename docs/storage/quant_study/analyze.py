@@ -358,7 +358,10 @@ def findings(points: list[Point]) -> list[str]:
                    f"{method_ratio['rtn']:.3f}). GPTQ's error feedback moves weights between neighbouring levels, "
                    "while the grid and its range stay RTN's (the observer sets them from the weights before the updates).")
     else:
-        out.append("Method: no GPTQ checkpoint in the input, so RTN against GPTQ is not compared here.")
+        out.append("Method: no GPTQ checkpoint in the input, so RTN against GPTQ is not compared here: "
+                   "`docs/storage/quant_study/run.sh gptq` builds and measures them (GPTQ calibrates layer by layer; "
+                   "on a shared 2-core CPU that took one to two minutes per decoder layer, so run it where there are "
+                   "more cores or a GPU), then `analyze.py` again.")
     dense = [p for p in points if p.bits is None]
     if dense:
         d = dense[0]

@@ -4,6 +4,7 @@
 # quantized weights are, per bit width, scale granularity, grid and method.
 #
 #   docs/storage/quant_study/run.sh [rtn|gptq|all]      (default all; resumable)
+#   ONLY='gptq-w4-g64-sym' docs/storage/quant_study/run.sh gptq   (the labels matching a regex)
 #
 # RTN: bits 8, 4, 3 x group_size 0 (per tensor), -1 (per channel), 32, 64, 192 x symmetric
 # true/false (30 checkpoints, no calibration) plus dense; GPTQ: bits 4, 3 x group_size -1, 64 x
@@ -45,6 +46,12 @@ done
 
 run() {  # part name, then the checkpoints
   local part=$1; shift
+  if [ -n "${ONLY:-}" ]; then
+    local kept=() spec
+    for spec in "$@"; do [[ ${spec%%=*} =~ ^($ONLY)$ ]] && kept+=("$spec"); done
+    [ ${#kept[@]} -gt 0 ] || { echo "run.sh: ONLY='$ONLY' matches no $part checkpoint" >&2; exit 2; }
+    set -- "${kept[@]}"
+  fi
   $KICK storage "$@" "${STORAGE[@]}" --out "$WORK/$part" --json "$WORK/$part.json" --csv "$HERE/${part}_totals.csv"
   gzip -9 -n -c "$WORK/$part.json" > "$HERE/$part.json.gz.partial" && mv "$HERE/$part.json.gz.partial" "$HERE/$part.json.gz"
 }
