@@ -139,8 +139,9 @@ def test_report_states_the_findings_with_their_figures_and_writes_the_plot(study
     assert "the most slack is in t-sym (1.50 bits of entropy in 4-bit codes" in text
     assert "the least in g32-asym (3.50 of 4 bits" in text
     assert "Q4_1 GGUF" in text and "Measured:" not in text  # no 8-bit asymmetric g32 point here
-    assert "symmetric codes average 2.25 bits of entropy against 2.75 asymmetric" in text
-    assert "mean code entropy (bits per weight) per-tensor 1.75, g32 3.25" in text
+    assert "symmetric codes have less entropy than asymmetric ones in 2 of 2 otherwise equal checkpoints; " \
+           "on average 2.25 bits against 2.75" in text
+    assert "code entropy, row by row: per-tensor < g32 in 2 of 2; mean code entropy (bits per weight) per-tensor 1.75, g32 3.25" in text
     assert "no GPTQ checkpoint in the input" in text
     assert "--recipe-arg group_size=0,-1,32,64,192" in text and "kick_icrqa_closed" in text
     assert text.count("| t-asym | rtn | 4 | per-tensor | asym |") == 1
