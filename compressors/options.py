@@ -134,7 +134,7 @@ RECIPE_OPTIONS = options(
     Option("bits", int, "weight bits: `8`, `4`, `3`, `2` for `rtn`/`gptq`; `4` for `awq`/`nf4`, `8` for `int8`",
            shown="required for `rtn`/`gptq`", unset=None, quantization=True),
     Option("group_size", int, "input weights sharing a scale; must divide every quantized layer's width; `-1` per "
-           "output channel", shown="`128` (`nf4`: `64`, fixed)", unset=None, quantization=True),
+           "output channel; `0` per tensor (one scale per weight matrix; `rtn`, `gptq`)", shown="`128` (`nf4`: `64`, fixed)", unset=None, quantization=True),
     Option("symmetric", bool, "`true`: integer grid `s*q`; `false`: `s*(q - z)` with a zero point",
            shown="`true` (`awq`: `false`)", unset=None, quantization=True),
     Option("act_order", bool, "GPTQ: quantize columns in order of decreasing Hessian diagonal",

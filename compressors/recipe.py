@@ -31,7 +31,8 @@ Conventions, made explicit because the literature varies:
   The same selection is quantized.
 * ``bits`` is the width of the integer weight codes (activations stay 16/32-bit: W{bits}A16).
 * ``group_size`` is the number of consecutive input weights of one output row that share a
-  scale (and zero point); ``-1`` means one group per output row (per channel).
+  scale (and zero point); ``-1`` means one group per output row (per channel), ``0`` one
+  scale (and zero point) for the whole weight matrix (per tensor; ``rtn`` and ``gptq``).
 * ``symmetric=True`` quantizes to ``s * q`` with ``q`` in ``[-2^(b-1), 2^(b-1) - 1]``;
   ``False`` to ``s * (q - z)`` with ``q`` in ``[0, 2^b - 1]`` and an integer zero point ``z``.
 * ``act_order`` (GPTQ) quantizes the columns in order of decreasing Hessian diagonal
@@ -48,7 +49,11 @@ from typing import Any
 
 from compressors.options import RECIPE_OPTIONS
 
-__all__ = ["ALIASES", "METHODS", "MethodSpec", "QuantSpec", "Recipe", "parse_pattern"]
+__all__ = ["ALIASES", "METHODS", "STRATEGIES", "MethodSpec", "QuantSpec", "Recipe", "parse_pattern"]
+
+#: The special group sizes and the compressed-tensors strategies they name (a positive group
+#: size is the "group" strategy).
+STRATEGIES = {-1: "channel", 0: "tensor"}
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,7 @@ class QuantSpec:
     given). ``group_size``: the default group size, ``None`` where the method has no groups
     (LLM.int8 scales each row). ``fixed_group_size``: the library fixes it (NF4 blocks of 64).
     ``symmetric`` / ``act_order``: defaults, ``None`` where the option does not apply.
+    ``per_tensor``: accepts ``group_size=0`` (one scale for the whole weight matrix).
     ``after_pruning``: may quantize a pruned model (``<pruning>+<method>``), keeping its zeros.
     ``on_load``: quantizes while the weights are loaded (bitsandbytes), not afterwards.
     """
@@ -68,6 +74,7 @@ class QuantSpec:
     symmetric: bool | None
     act_order: bool | None = None
     fixed_group_size: bool = False
+    per_tensor: bool = False
     after_pruning: bool = True
     on_load: bool = False
 
@@ -122,12 +129,12 @@ METHODS: dict[str, MethodSpec] = {
     "rtn": MethodSpec(
         False, (),
         "round-to-nearest onto a min-max integer grid per group",
-        QuantSpec(bits=INT_BITS, group_size=128, symmetric=True),
+        QuantSpec(bits=INT_BITS, group_size=128, symmetric=True, per_tensor=True),
     ),
     "gptq": MethodSpec(
         True, (),
         "second-order column-by-column rounding with OBS error feedback (Frantar et al. 2023)",
-        QuantSpec(bits=INT_BITS, group_size=128, symmetric=True, act_order=True),
+        QuantSpec(bits=INT_BITS, group_size=128, symmetric=True, act_order=True, per_tensor=True),
     ),
     "awq": MethodSpec(
         True, (),
@@ -322,10 +329,17 @@ class Recipe:
                 f"group_size={value!r} is not allowed for method={self.method!r}: its library fixes "
                 f"the group (block) size at {spec.group_size}"
             )
-        if isinstance(value, bool) or not isinstance(value, int) or not (value == -1 or value >= 1):
+        if isinstance(value, bool) or not isinstance(value, int) or not (value in (-1, 0) or value >= 1):
             raise ValueError(
                 f"group_size={value!r} is not allowed: give a positive number of input weights per "
-                "scale (e.g. 32, 64, 128) or -1 for one scale per output channel"
+                "scale (e.g. 32, 64, 128), -1 for one scale per output channel or 0 for one scale "
+                "per weight matrix (per tensor)"
+            )
+        if value == 0 and not spec.per_tensor:
+            allowed = [m for m, s in METHODS.items() if s.quant and s.quant.per_tensor]
+            raise ValueError(
+                f"group_size=0 (per tensor) is not allowed for method={self.method!r}: "
+                f"per-tensor scales are supported by {allowed}; give -1 or a positive group size"
             )
         return value
 

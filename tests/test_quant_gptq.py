@@ -82,10 +82,11 @@ def gptq_modifier(recipe: Recipe, keep_zeros: bool):
                          block_size=BLOCK_SIZE, dampening_frac=DAMPENING)
 
 
-def test_zero_keeping_kernel_is_llmcompressors_gptq_on_dense_weights(tiny_model_dir, tokens):
+@pytest.mark.parametrize("group_size", [32, 0])
+def test_zero_keeping_kernel_is_llmcompressors_gptq_on_dense_weights(tiny_model_dir, tokens, group_size):
     from compressors.llmcompressor_adapter import run_oneshot
 
-    recipe = Recipe("gptq", bits=4, group_size=32)
+    recipe = Recipe("gptq", bits=4, group_size=group_size)
     results = []
     for keep_zeros in (False, True):
         model = load(tiny_model_dir)
@@ -98,13 +99,13 @@ def test_zero_keeping_kernel_is_llmcompressors_gptq_on_dense_weights(tiny_model_
         assert same > 0.999, (name, float(same))  # a rounding tie may fall the other way
 
 
-@pytest.mark.parametrize("pattern, sparsity", [("unstructured", 0.5), ("2:4", 0.0)])
-def test_sparsegpt_then_gptq_keeps_the_pruned_mask(tiny_model_dir, tokens, pattern, sparsity):
+@pytest.mark.parametrize("pattern, sparsity, group_size", [("unstructured", 0.5, 32), ("2:4", 0.0, 32), ("2:4", 0.0, 0)])
+def test_sparsegpt_then_gptq_keeps_the_pruned_mask(tiny_model_dir, tokens, pattern, sparsity, group_size):
     pruned = load(tiny_model_dir)
     compress(pruned, Recipe("sparsegpt", sparsity=sparsity, pattern=pattern), tokens, device="cpu", progress=False)
     mask = {n: m.weight == 0 for n, m in pruned.named_modules() if isinstance(m, torch.nn.Linear) and n != "lm_head"}
 
-    recipe = Recipe("sparsegpt+gptq", sparsity=sparsity, pattern=pattern, bits=4, group_size=32)
+    recipe = Recipe("sparsegpt+gptq", sparsity=sparsity, pattern=pattern, bits=4, group_size=group_size)
     model = load(tiny_model_dir)
     report = compress(model, recipe, tokens, device="cpu", progress=False)
     for name, module in model.named_modules():

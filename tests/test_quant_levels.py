@@ -1,7 +1,8 @@
 """Quantized weights hold only the levels their scheme allows, in memory and in the checkpoint.
 
 Counted directly: every group of ``group_size`` consecutive input weights of every output row
-of every quantized ``Linear`` holds at most ``2^bits`` distinct values, on the checkpoint as
+of every quantized ``Linear`` (every row per channel, the whole matrix per tensor) holds at
+most ``2^bits`` distinct values, on the checkpoint as
 transformers loads it back (compressed-tensors ``pack-quantized``, decompressed by a forward).
 """
 
@@ -27,7 +28,9 @@ def tokens():
 
 def distinct_per_group(weight: torch.Tensor, group_size: int) -> torch.Tensor:
     rows, columns = weight.shape
-    size = columns if group_size == -1 else group_size
+    if group_size == 0:  # per tensor: the whole matrix is one group
+        weight, rows, columns = weight.reshape(1, -1), 1, rows * columns
+    size = columns if group_size in (-1, 0) else group_size
     ordered = weight.reshape(rows, columns // size, size).sort(dim=-1).values
     return 1 + (ordered[..., 1:] != ordered[..., :-1]).sum(-1)
 
@@ -41,6 +44,10 @@ def distinct_per_group(weight: torch.Tensor, group_size: int) -> torch.Tensor:
         ("rtn", 2, True, 32),
         ("gptq", 4, True, 32),
         ("gptq", 3, False, 32),
+        ("rtn", 4, False, 0),
+        ("rtn", 3, True, 0),
+        ("gptq", 4, False, 0),
+        ("gptq", 3, True, 0),
     ],
 )
 def test_every_group_holds_at_most_2_to_the_bits_values(tiny_model_dir, tmp_path, tokens, method, bits, symmetric, group_size):
@@ -79,3 +86,29 @@ def test_symmetric_grid_is_symmetric_and_asymmetric_has_zero_points(tiny_model_d
     model = load(tiny_model_dir)
     compress(model, Recipe("rtn", bits=4, group_size=32, symmetric=False), device="cpu", progress=False)
     assert model.model.layers[0].mlp.down_proj.weight_zero_point.abs().sum() > 0
+
+
+@pytest.mark.parametrize("method", ["rtn", "gptq"])
+def test_per_tensor_export_has_one_scale_per_matrix_and_loads_back_equal(tiny_model_dir, tmp_path, tokens, method):
+    """``group_size=0``: compressed-tensors' "tensor" strategy, one scale (and zero point) per
+    weight matrix, saved as ``pack-quantized`` and read back by transformers unchanged."""
+    from transformers import AutoTokenizer
+
+    from compressors.quantization.describe import describe_quantization
+
+    recipe = Recipe(method, bits=4, group_size=0, symmetric=False)
+    model = load(tiny_model_dir)
+    report = compress(model, recipe, tokens, device="cpu", progress=False)
+    assert report["quantization"]["scheme"].startswith("W4A16 int asym per-tensor")
+    module = model.model.layers[0].mlp.down_proj
+    assert module.weight_scale.numel() == 1 and module.weight_zero_point.numel() == 1
+    codes = module.weight.detach() / module.weight_scale + module.weight_zero_point
+    assert torch.allclose(codes, codes.round(), atol=1e-3) and codes.round().min() >= -8 and codes.round().max() <= 7
+    with torch.no_grad():
+        expected = model(tokens[:2]).logits
+    save_checkpoint(model, AutoTokenizer.from_pretrained(tiny_model_dir), tmp_path / "q")
+    reloaded = load(tmp_path / "q")
+    with torch.no_grad():
+        assert torch.allclose(reloaded(tokens[:2]).logits, expected, atol=1e-5)
+    described = describe_quantization(reloaded.config)
+    assert described["group_size"] == 0 and described["format"] == "pack-quantized" and described["bits"] == 4

@@ -125,6 +125,18 @@ def test_combination_prunes_then_quantizes():
 def test_from_args_casts_quantization_strings():
     recipe = Recipe.from_args(method="gptq", bits="3", group_size="-1", symmetric="false", act_order="True")
     assert recipe == Recipe("gptq", bits=3, group_size=-1, symmetric=False, act_order=True)
+    assert Recipe.from_args(method="rtn", bits="4", group_size="0").group_size == 0
+
+
+@pytest.mark.parametrize("group_size, strategy, label", [(0, "tensor", "per-tensor"), (-1, "channel", "per-channel"),
+                                                          (64, "group", "g64")])
+def test_group_size_names_the_compressed_tensors_strategy_and_the_label(group_size, strategy, label):
+    from compressors.quantization.scheme import scheme_label, weight_args
+
+    recipe = Recipe("rtn", bits=4, group_size=group_size, symmetric=False)
+    args = weight_args(recipe)
+    assert args["strategy"] == strategy and args["group_size"] == (group_size if strategy == "group" else None)
+    assert scheme_label(recipe) == f"W4A16 int asym {label}"
 
 
 @pytest.mark.parametrize(
@@ -135,8 +147,8 @@ def test_from_args_casts_quantization_strings():
         (dict(method="rtn", bits=True), ["bits=True"]),
         (dict(method="gptq"), ["needs bits", "2, 3, 4, 8"]),
         (dict(method="awq", bits=8), ["bits=8", "allowed 4"]),
-        (dict(method="gptq", bits=4, group_size=0), ["group_size=0", "-1"]),
-        (dict(method="gptq", bits=4, group_size=-2), ["group_size=-2"]),
+        (dict(method="awq", bits=4, group_size=0), ["group_size=0", "method='awq'", "['rtn', 'gptq']"]),
+        (dict(method="gptq", bits=4, group_size=-2), ["group_size=-2", "-1", "0 for one scale per weight matrix"]),
         (dict(method="nf4", group_size=128), ["group_size=128", "64"]),
         (dict(method="int8", group_size=64), ["group_size=64", "method='int8'"]),
         (dict(method="int8", symmetric=False), ["symmetric=False", "leave it unset"]),

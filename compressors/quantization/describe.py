@@ -4,7 +4,7 @@ One flat description for the formats transformers loads, so that results of a mo
 quantized here and of a checkpoint quantized elsewhere (``method=none``) read alike:
 
 * ``compressed-tensors`` (llmcompressor; what kick writes): ``config_groups[*].weights``
-  ``num_bits``, ``strategy`` (``group``/``channel``), ``group_size``, ``symmetric``, ``actorder``;
+  ``num_bits``, ``strategy`` (``group``/``channel``/``tensor``), ``group_size``, ``symmetric``, ``actorder``;
   ``format`` (``pack-quantized``, ...), ``ignore``;
 * ``gptq`` (AutoGPTQ / GPTQModel / optimum): ``bits``, ``group_size``, ``sym``, ``desc_act``,
   ``checkpoint_format``;
@@ -12,12 +12,15 @@ quantized here and of a checkpoint quantized elsewhere (``method=none``) read al
 * ``bitsandbytes``: ``load_in_8bit`` (LLM.int8, threshold) or ``load_in_4bit``
   (``bnb_4bit_quant_type``, double quantization; blocks of 64).
 
-Group size ``-1`` means one group per output channel, as in the recipe.
+Group size ``-1`` means one group per output channel and ``0`` one group per weight matrix
+(per tensor), as in the recipe.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from compressors.recipe import STRATEGIES
 
 __all__ = ["describe_quantization"]
 
@@ -53,7 +56,8 @@ def _compressed_tensors(data: dict) -> dict:
     if not groups:
         return {"quant_method": "compressed-tensors", "config": data}
     weights = groups[0]["weights"]
-    group_size = -1 if weights.get("strategy") == "channel" else weights.get("group_size")
+    by_strategy = {strategy: size for size, strategy in STRATEGIES.items()}
+    group_size = by_strategy.get(weights.get("strategy"), weights.get("group_size"))
     activations = groups[0].get("input_activations")
     out = _out(
         "compressed-tensors", weights.get("num_bits"), group_size, weights.get("symmetric"),

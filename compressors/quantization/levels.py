@@ -5,8 +5,9 @@ a ``weight_scale``), the integer code of each weight ``w`` of group ``g`` is
 
     q = w / s_g + z_g
 
-(:mod:`.scheme`): it must be an integer in ``[-2^(b-1), 2^(b-1) - 1]``, and a group holds at
-most ``2^b`` distinct values. Measured on the weights in memory after compression (which
+(:mod:`.scheme`): it must be an integer in ``[-2^(b-1), 2^(b-1) - 1]``, and a group (a run of
+``group_size`` weights of a row, a row per channel, the whole matrix per tensor) holds at most
+``2^b`` distinct values. Measured on the weights in memory after compression (which
 hold the dequantized grid values), so a wrong scale, a lost zero point or an off-grid update
 shows up in the report rather than in a score.
 """
@@ -45,14 +46,12 @@ def check_levels(model: torch.nn.Module, device: str | torch.device | None = Non
         stored = module.weight.detach().to(target)
         count, nm_ok = layer_zeros(stored, nm)
         weight = stored.float()
-        rows, columns = weight.shape
-        size = columns if args.group_size in (None, -1) else args.group_size
-        groups = weight.reshape(rows, columns // size, size)
-        scale = module.weight_scale.detach().to(target).float().reshape(rows, -1, 1)
+        groups = _groups(weight, args)
+        scale = module.weight_scale.detach().to(target).float().reshape(groups.shape[0], -1, 1)
         codes = torch.where(scale > 0, groups / scale.clamp_min(torch.finfo(torch.float32).tiny), 0.0)
         zero_point = getattr(module, "weight_zero_point", None)
         if zero_point is not None and not args.symmetric:
-            codes = codes + zero_point.detach().to(target).float().reshape(rows, -1, 1)
+            codes = codes + zero_point.detach().to(target).float().reshape(groups.shape[0], -1, 1)
         rounded = codes.round()
         low, high = -(2 ** (args.num_bits - 1)), 2 ** (args.num_bits - 1) - 1
         ordered = groups.sort(dim=-1).values
@@ -72,3 +71,13 @@ def check_levels(model: torch.nn.Module, device: str | torch.device | None = Non
         "bad_layers": bad,
     }
     return report, zeros
+
+
+def _groups(weight: torch.Tensor, args) -> torch.Tensor:
+    """``weight`` (rows, columns) as (scale rows, groups per row, group size): one group per
+    row for the channel strategy, one for the whole matrix for the tensor strategy."""
+    rows, columns = weight.shape
+    if args.strategy == "tensor":  # QuantizationStrategy is a str enum
+        return weight.reshape(1, 1, rows * columns)
+    size = columns if args.group_size in (None, -1) else args.group_size
+    return weight.reshape(rows, columns // size, size)

@@ -10,7 +10,8 @@ one output row (the grid GPTQ, AWQ and RTN share), with ``b`` bits and signed in
 
 The min-max range is extended to include 0, so a zero weight is always representable
 (pruned zeros survive quantization); a group thus holds at most ``2^b`` distinct values.
-``group_size=-1`` is one group per output row ("channel" strategy).
+``group_size=-1`` is one group per output row ("channel" strategy), ``group_size=0`` one group
+for the whole weight matrix ("tensor" strategy: a single scale and zero point).
 
 :func:`check_group_sizes` runs before any weight is read: every quantized ``Linear`` must
 have an input width divisible by the group size (compressed-tensors cannot store a partial
@@ -24,19 +25,21 @@ from functools import reduce
 
 import torch
 
-__all__ = ["check_group_sizes", "kept_dense", "scheme_label", "weight_args"]
+from compressors.recipe import STRATEGIES
+
+__all__ = ["check_group_sizes", "granularity", "kept_dense", "scheme_label", "weight_args"]
 
 
 def weight_args(recipe) -> dict:
     """Keyword arguments of ``compressed_tensors.quantization.QuantizationArgs`` for the
     weights of ``recipe`` (a quantizing :class:`~compressors.recipe.Recipe`)."""
-    per_channel = recipe.group_size == -1
+    strategy = STRATEGIES.get(recipe.group_size, "group")
     args = {
         "num_bits": recipe.bits,
         "type": "int",
         "symmetric": recipe.symmetric,
-        "strategy": "channel" if per_channel else "group",
-        "group_size": None if per_channel else recipe.group_size,
+        "strategy": strategy,
+        "group_size": recipe.group_size if strategy == "group" else None,
     }
     if recipe.act_order is not None:
         args["actorder"] = "static" if recipe.act_order else None
@@ -44,22 +47,27 @@ def weight_args(recipe) -> dict:
 
 
 def scheme_label(recipe) -> str:
-    """A short name such as ``W4A16 int sym g128`` (``g-1``: per channel)."""
+    """A short name such as ``W4A16 int sym g128`` (``per-channel``, ``per-tensor``)."""
     parts = [f"W{recipe.bits}A16"]
     if recipe.quant_method in ("int8", "nf4"):
         parts.append("LLM.int8" if recipe.quant_method == "int8" else f"nf4 g{recipe.group_size}")
     else:
         parts += ["int", "sym" if recipe.symmetric else "asym",
-                  "per-channel" if recipe.group_size == -1 else f"g{recipe.group_size}"]
+                  granularity(recipe.group_size)]
         if recipe.act_order:
             parts.append("act-order")
     return " ".join(parts)
 
 
+def granularity(group_size: int) -> str:
+    """``per-tensor``, ``per-channel`` or ``g<size>`` for a recipe's ``group_size``."""
+    return f"per-{STRATEGIES[group_size]}" if group_size in STRATEGIES else f"g{group_size}"
+
+
 def check_group_sizes(linears: dict[str, torch.nn.Module], group_size: int | None) -> None:
     """Raise ValueError naming the first layer whose input width ``group_size`` does not divide,
     with the group sizes that divide every layer."""
-    if group_size in (None, -1):
+    if group_size is None or group_size in STRATEGIES:
         return
     widths = {name: int(module.in_features) for name, module in linears.items()}
     for name, width in widths.items():
@@ -68,7 +76,7 @@ def check_group_sizes(linears: dict[str, torch.nn.Module], group_size: int | Non
             divisors = [d for d in range(1, common + 1) if common % d == 0]
             raise ValueError(
                 f"group_size={group_size} does not divide the input width {width} of {name}: "
-                f"allowed -1 (per channel) or a divisor of every quantized layer's width "
+                f"allowed -1 (per channel), 0 (per tensor) or a divisor of every quantized layer's width "
                 f"({sorted(set(widths.values()))}): {', '.join(map(str, divisors))}"
             )
 

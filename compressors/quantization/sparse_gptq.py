@@ -45,11 +45,12 @@ __all__ = ["column_groups", "quantize_keeping_zeros"]
 
 
 def column_groups(columns: int, args: QuantizationArgs) -> torch.Tensor:
-    """Index of the scale each input column uses: ``j // group_size``, or 0 per channel."""
-    if args.strategy == QuantizationStrategy.CHANNEL:
+    """Index of the scale each input column uses: ``j // group_size``, or 0 per channel and
+    per tensor."""
+    if args.strategy in (QuantizationStrategy.CHANNEL, QuantizationStrategy.TENSOR):
         return torch.zeros(columns, dtype=torch.long)
     if args.strategy != QuantizationStrategy.GROUP:
-        raise ValueError(f"keeping zeros supports group and channel strategies, not {args.strategy}")
+        raise ValueError(f"keeping zeros supports group, channel and tensor strategies, not {args.strategy}")
     return torch.arange(columns) // args.group_size
 
 
@@ -99,6 +100,9 @@ def quantize_keeping_zeros(
     column_args.strategy = QuantizationStrategy.CHANNEL  # one column, one scale per row
     scale = scale.to(torch.float32)
     zero_point = None if args.symmetric or zero_point is None else zero_point
+    if args.strategy == QuantizationStrategy.TENSOR:  # one value for the matrix: one per row here
+        scale = scale.reshape(1, 1).expand(W.shape[0], 1)
+        zero_point = None if zero_point is None else zero_point.reshape(1, 1).expand(W.shape[0], 1)
     Q = torch.zeros_like(W)
     loss = torch.zeros((), dtype=torch.float32, device=W.device)
     for i1 in range(0, columns, blocksize):
