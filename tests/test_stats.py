@@ -101,6 +101,23 @@ def test_bootstrap_is_seeded_and_degenerate_cases_fall_back():
     assert stats.paired_ratio_interval(dense[:5], ones[:5], dense[:5], ones[:5], **shape) is None  # too few
 
 
+def test_few_hits_use_the_percentile_interval_not_bca():
+    """1 hit against dense's 8 of 40, none shared (the README main job's case): a third of the
+    resamples score 0, BCa put the upper bound at 1.63 while McNemar's p is 0.04; the percentile
+    interval, used there, stays under 1. A smooth (continuous) case keeps BCa."""
+    compressed, dense, ones = np.zeros(40), np.zeros(40), np.ones(40)
+    compressed[0] = 1
+    dense[[5, 9, 12, 17, 21, 26, 30, 38]] = 1
+    shape = dict(exponential=False, higher_is_better=True)
+    low, high, method = stats.paired_ratio_interval(compressed, ones, dense, ones, **shape)
+    assert method == "percentile" and low == 0.0 and 0.3 < high < 1.0
+    assert stats.mcnemar_exact(1, 8) < 0.05
+    rng = np.random.default_rng(3)
+    smooth = rng.uniform(0.2, 1.0, 200)
+    assert stats.paired_ratio_interval(smooth * rng.uniform(0.7, 1.0, 200), ones[:1].repeat(200), smooth,
+                                       ones[:1].repeat(200), **shape)[2] == "BCa"
+
+
 def test_exact_mcnemar_equals_the_hand_computation():
     # b = 7 pairs only the compressed model gets right, c = 2 only dense: two-sided binomial tail
     # 2 * P(X <= 2 | n = 9, p = 1/2) = 2 * (C(9,0) + C(9,1) + C(9,2)) / 2^9 = 2 * 46 / 512
