@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
-# docs/sweep/run_gpu.sh on the device machine (no registry, no hub, 64 MiB a call), in calls
-# made while it stays warm:
+# docs/sweep/run_gpu.sh on the device machine (no registry, no hub, 64 MiB a call with the
+# repository's ~35 MB of tracked files), in calls made while it stays warm (30 s):
 #
-#   1. carry .whl and .gpu/base (the wheels of bench/fetch_device_wheels.sh; a copy of the data
-#      folder in .gpu/base/data):            bash bench/device_sweep.sh stage .whl .gpu/base
-#   2. carry each part of `python -m bench.model_chunks split $(kick smollm2) .gpu/model` in its
-#      own call:                              bash bench/device_sweep.sh stage .gpu/model/part0
-#   3. the last part and the sweep:          bash bench/device_sweep.sh stage .gpu/model/part3 run
-#      (again `bash bench/device_sweep.sh run` while the machine is warm: the sweep resumes)
+#   here, once: the wheels of bench/fetch_device_wheels.sh in .whl, then
+#     python -m bench.model_chunks split $(kick smollm2) .gpu/pieces --piece-mb 28 --with .whl ../shared/data
+#   one call per piece (carry it, and .gpu/pieces/manifest.json with the first):
+#     bash bench/device_sweep.sh stage .gpu/pieces/manifest.json .gpu/pieces/piece-000
+#     bash bench/device_sweep.sh stage .gpu/pieces/piece-001      ... up to the last piece, then
+#     bash bench/device_sweep.sh stage .gpu/pieces/piece-NNN run
+#   (again `bash bench/device_sweep.sh run` while the machine is warm: the sweep resumes)
 #
-# Staged files wait in /tmp/keep. `run` joins the model into /tmp/smollm2 (SHA-256 checked; keep
-# that path: the committed results' settings name it, and a sweep resumes only onto the same
-# settings), runs the sweep for SWEEP_SECONDS (default 540) onto the committed results in
+# `run` joins the model into /tmp/smollm2 (SHA-256 checked; keep that path: the committed
+# results' settings name it, and a sweep resumes only onto the same settings), installs the
+# wheels, runs the sweep for SWEEP_SECONDS (default 540) onto the committed results in
 # docs/sweep/v2/results (finished points are skipped) and packs that folder into
 # $OUT/results.tar.part-* (under 16 MB each, what a call can bring back); unpack here with
 #   cat results.tar.part-* | tar -x -C docs/sweep/v2/results
@@ -22,20 +23,21 @@ while [ $# -gt 0 ]; do
   case $1 in
     stage) shift
            while [ $# -gt 0 ] && [ "$1" != run ]; do cp -r "$1" "$KEEP/"; shift; done
-           ls "$KEEP" ;;
+           ls "$KEEP" | tr '\n' ' '; echo ;;
     run) shift
+         [ -f /tmp/smollm2/model.safetensors ] || python3 -m bench.model_chunks join "$KEEP"/piece-* \
+           --output /tmp/smollm2 --extract-to "$KEEP" || exit
          python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
-           "$KEEP"/.whl/*.whl || exit
+           "$KEEP"/extra/.whl/*.whl || exit
          export PYTHONPATH=$PWD:/tmp/site PATH=/tmp/site/bin:$PATH PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
          export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
          # .pth files are read only in site folders: this one registers --model kick and the kick tasks
          echo "import site; site.addsitedir('/tmp/site')" > "$(python3 -c 'import site; print(site.getsitepackages()[0])')/zz_tmp_site.pth"
-         [ -f /tmp/smollm2/model.safetensors ] || python3 -m bench.model_chunks join "$KEEP"/part* --output /tmp/smollm2 || exit
          nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
          export PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True
          results=$PWD/docs/sweep/v2/results
          SECONDS=0
-         MODEL=/tmp/smollm2 KICK_DATA_DIR=$KEEP/base/data OUT_DIR=$results \
+         MODEL=/tmp/smollm2 KICK_DATA_DIR=$KEEP/extra/data OUT_DIR=$results \
            bash docs/sweep/run_gpu.sh >> /tmp/sweep.log 2>&1 &
          sweep=$!
          while kill -0 $sweep 2> /dev/null && [ $SECONDS -lt "${SWEEP_SECONDS:-540}" ]; do sleep 5; done
