@@ -273,6 +273,12 @@ def lower_in(factor: str, points: list[Point], low, high, metric) -> tuple[int, 
     return sum(metric(row[low]) < metric(row[high]) for row in both), len(both)
 
 
+def exceptions(factor: str, points: list[Point], low, high, metric) -> list[str]:
+    """Labels of the ``low``-level points of the rows where ``metric`` is not lower at ``low``."""
+    both = [row for _, row in isolate(factor, points)[1] if low in row and high in row]
+    return [row[low].label for row in both if not metric(row[low]) < metric(row[high])]
+
+
 def mean_effect(factor: str, points: list[Point], metric) -> dict:
     """Mean of ``metric(point)`` per level of ``factor`` over the rows that hold every level."""
     levels, rows = isolate(factor, points)
@@ -334,9 +340,11 @@ def findings(points: list[Point]) -> list[str]:
     ratio = mean_effect("grid", points, lambda p: p.linear_ratio)
     if {"sym", "asym"} <= grid.keys():
         fewer, rows = lower_in("grid", points, "sym", "asym", lambda p: p.code_entropy_bits)
+        odd = exceptions("grid", points, "sym", "asym", lambda p: p.code_entropy_bits)
         out.append(f"Grid: symmetric codes have less entropy than asymmetric ones in {fewer} of {rows} otherwise equal "
-                   f"checkpoints; on average {grid['sym']:.2f} bits against {grid['asym']:.2f} (lossless ratio "
-                   f"{ratio['sym']:.3f} against {ratio['asym']:.3f}). A symmetric grid "
+                   f"checkpoints" + (f" (not in {', '.join(odd)})" if odd else "") + f"; the means, {grid['sym']:.2f} "
+                   f"bits against {grid['asym']:.2f} (lossless ratio {ratio['sym']:.3f} against {ratio['asym']:.3f}), "
+                   "are pulled by those rows, so the count is the finding. A symmetric grid "
                    "spans [-max|w|, max|w|], so the side opposite the group's extreme weight holds levels few weights "
                    "reach; an asymmetric grid maps each group's min and max to the end codes and uses the whole range.")
     gran = mean_effect("granularity", points, lambda p: p.code_entropy_bits)
