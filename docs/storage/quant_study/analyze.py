@@ -341,10 +341,12 @@ def findings(points: list[Point]) -> list[str]:
     if {"sym", "asym"} <= grid.keys():
         fewer, rows = lower_in("grid", points, "sym", "asym", lambda p: p.code_entropy_bits)
         odd = exceptions("grid", points, "sym", "asym", lambda p: p.code_entropy_bits)
+        means = (f"{grid['sym']:.2f} bits against {grid['asym']:.2f} (lossless ratio {ratio['sym']:.3f} against "
+                 f"{ratio['asym']:.3f})")
         out.append(f"Grid: symmetric codes have less entropy than asymmetric ones in {fewer} of {rows} otherwise equal "
-                   f"checkpoints" + (f" (not in {', '.join(odd)})" if odd else "") + f"; the means, {grid['sym']:.2f} "
-                   f"bits against {grid['asym']:.2f} (lossless ratio {ratio['sym']:.3f} against {ratio['asym']:.3f}), "
-                   "are pulled by those rows, so the count is the finding. A symmetric grid "
+                   "checkpoints" + (f" (not in {', '.join(odd)}); the means, {means}, are pulled by those rows, so "
+                                    "the count is the finding. " if odd else f"; on average {means}. ") +
+                   "A symmetric grid "
                    "spans [-max|w|, max|w|], so the side opposite the group's extreme weight holds levels few weights "
                    "reach; an asymmetric grid maps each group's min and max to the end codes and uses the whole range.")
     gran = mean_effect("granularity", points, lambda p: p.code_entropy_bits)
