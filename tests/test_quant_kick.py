@@ -109,7 +109,7 @@ def test_a_quantized_source_is_not_quantized_again(gptq_export, tmp_path):
     [
         ({"method": "gptq", "bits": 5}, ["bits=5", "2, 3, 4, 8"]),
         ({"method": "gptq", "bits": 16}, ["bits=16", "2, 3, 4, 8"]),
-        ({"method": "rtn", "bits": 4, "group_size": 0}, ["group_size=0"]),
+        ({"method": "rtn", "bits": 4, "group_size": -2}, ["group_size=-2"]),  # 0 is per tensor, -1 per channel
         ({"method": "gptq", "bits": 4, "symmetric": "maybe"}, ["symmetric='maybe'"]),
         ({"method": "gptq", "bits": 4, "bitz": 4}, ["bitz"]),
     ],
