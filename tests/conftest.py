@@ -47,3 +47,17 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real data folder {SHARED_DATA} is absent")
     return SHARED_DATA
+
+
+@pytest.fixture
+def fresh_judge_state(monkeypatch):
+    """No judge configured, no local data folder, the no-judge notice not yet given and no judge
+    cache open: what a judged task sees in a new process (used by the judged-task tests)."""
+    from kick_tasks import judged
+    from kick_tasks.judge import cache as cache_module
+
+    monkeypatch.delenv("KICK_DATA_DIR", raising=False)
+    for name in [n for n in os.environ if n.startswith("KICK_JUDGE_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setattr(judged, "_told_no_judge", False)
+    cache_module._OPEN.clear()

@@ -76,12 +76,8 @@ def kick_data(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def fresh_judge_state(monkeypatch):
-    monkeypatch.delenv("KICK_DATA_DIR", raising=False)
-    for name in [n for n in os.environ if n.startswith("KICK_JUDGE_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setattr(judged, "_told_no_judge", False)
-    cache_module._OPEN.clear()
+def _fresh_judge_state(fresh_judge_state):
+    """conftest.py's fresh_judge_state for every test here."""
 
 
 def evaluate(model_dir, tasks, metadata, **kwargs):

@@ -22,7 +22,6 @@ from judge_server import StandInJudge, mtbench_rating
 
 from kick_tasks import judged
 from kick_tasks.data import KickDataError
-from kick_tasks.judge import cache as cache_module
 from kick_tasks.judge.mtbench import pair_outcome, parse_rating, parse_winner, prompt_name
 from kick_tasks.mtbench import utils
 from kick_tasks.mtbench.utils import JUDGE_PROMPTS, QUESTIONS, REFERENCES, load_mtbench
@@ -32,12 +31,8 @@ KEEP = {81: "writing", 101: "reasoning", 111: "math"}  # the questions of the lo
 
 
 @pytest.fixture(autouse=True)
-def fresh_state(monkeypatch):
-    monkeypatch.delenv("KICK_DATA_DIR", raising=False)
-    for name in [n for n in os.environ if n.startswith("KICK_JUDGE_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setattr(judged, "_told_no_judge", False)
-    cache_module._OPEN.clear()
+def _fresh_judge_state(fresh_judge_state):
+    """conftest.py's fresh_judge_state for every test here."""
 
 
 @pytest.fixture(scope="module")
