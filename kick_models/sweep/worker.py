@@ -195,8 +195,7 @@ def evaluate_task(lm, spec: dict[str, Any], run: dict[str, Any], task_manager, m
             tracker.save_results_samples(task_name=task_name, samples=per_example[task_name])
         (written,) = (staging / SCRATCH).rglob("results_*.json")
         saved = json.loads(written.read_text(encoding="utf-8"))
-        dropped = SAMPLE_DETAIL[spec.get("samples", "full")]
-        names = [_gzip(path, staging, dropped) for path in sorted((staging / SCRATCH).rglob("samples_*.jsonl"))]
+        names = [_gzip(path, staging, SAMPLE_DETAIL[spec["samples"]]) for path in sorted((staging / SCRATCH).rglob("samples_*.jsonl"))]
         shutil.rmtree(staging / SCRATCH)
     sources = data.sources_read()
     saved[PROVENANCE_KEY] = provenance(saved, per_example, run["task"], sources, chat)
@@ -206,7 +205,7 @@ def evaluate_task(lm, spec: dict[str, Any], run: dict[str, Any], task_manager, m
         "seed": spec["seed"],
         "prompt_format": run["prompt_format"],
         "samples": [f"{samples.name}/{name}" for name in names],
-        "samples_detail": spec.get("samples", "full"),
+        "samples_detail": spec["samples"],
         "settings": run["settings"],
         "data_sources": sources,
     }
@@ -277,11 +276,12 @@ def _gzip(path: Path, folder: Path, dropped: tuple[str, ...] = ()) -> str:
     name = f"{path.name}.gz"
     with open(path, "rb") as source, open(folder / name, "wb") as raw, \
             gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as target:
-        if not dropped:
+        if dropped:
+            for line in source:
+                row = {k: v for k, v in json.loads(line).items() if k not in dropped}
+                target.write(json.dumps(row, ensure_ascii=False).encode() + b"\n")
+        else:
             shutil.copyfileobj(source, target)
-        for line in source if dropped else ():
-            row = {k: v for k, v in json.loads(line).items() if k not in dropped}
-            target.write(json.dumps(row, ensure_ascii=False).encode() + b"\n")
     return name
 
 
