@@ -84,8 +84,9 @@ def test_killed_sweep_resumes_skipping_done_points(tiny_model_dir, tmp_path):
 
 @pytest.mark.slow
 def test_slim_samples_keep_what_pairing_needs(tiny_model_dir, tmp_path):
-    """--samples slim drops the document and prompt texts from each per-example row, keeps the
-    hashes, responses and metrics, says so in the result, and the report still pairs with dense."""
+    """--samples slim drops the document, prompt and target texts and the raw responses from each
+    per-example row, keeps the document and prompt hashes, the scored responses and the metrics,
+    says so in the result, and the report still pairs with dense."""
     tasks = write_task(tmp_path / "tasks")
     out = tmp_path / "out"
     command = [
@@ -105,8 +106,8 @@ def test_slim_samples_keep_what_pairing_needs(tiny_model_dir, tmp_path):
         rows = [json.loads(line) for line in gzip.decompress((result.parent / name).read_bytes()).decode().splitlines()]
         assert [row["doc_id"] for row in rows] == [0, 1, 2]
         for row in rows:
-            assert "doc" not in row and "arguments" not in row
-            assert {"doc_hash", "prompt_hash", "target_hash", "resps", "acc"} <= set(row)
+            assert not {"doc", "arguments", "target", "target_hash", "resps"} & set(row)
+            assert {"doc_hash", "prompt_hash", "filtered_resps", "acc"} <= set(row)
     runs, _ = load_runs([out])
     report = build_report(runs)
     (row,) = [r for r in report.rows if r.label == "magnitude 50%"]

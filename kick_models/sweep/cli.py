@@ -135,8 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
                     const=True, default=None, help="refused: the sweep chooses the format per task (--prompt-format)")
     lm.add_argument("--samples", choices=sorted(SAMPLE_DETAIL),
                     help="per-example rows kept beside each result: full (lm-eval's rows, the default) or slim "
-                         "(without the document and prompt texts, which their hashes identify; for large tasks "
-                         "such as 5-shot MMLU)")
+                         "(without the document, prompt and target texts, which their hashes identify, and the raw "
+                         "responses; the scored ones stay: for large tasks such as 5-shot MMLU)")
     run_group = parser.add_argument_group("running")
     run_group.add_argument("--dry-run", action="store_true", help="list the points (done / to do) and exit")
     run_group.add_argument("--fail-fast", action="store_true", help="stop at the first failed point")

@@ -82,12 +82,15 @@ def model_label(model: str) -> str:
     return slug(model_name(model).replace("/", "__"))
 
 
-# What ``--samples`` keeps of lm-eval's per-example rows. ``slim`` drops the document and the
-# request texts (``doc``, ``arguments``: a 5-shot MMLU row repeats its ~3 KB prompt for each of
-# the four choices, 14,042 rows a point), keeping ``doc_id``, the document, prompt and target
-# hashes, the responses and every metric: all that pairing with dense and checking the data
-# need (kick_models/report/samples.py); the texts are re-made from the recorded data files.
-SAMPLE_DETAIL = {"full": (), "slim": ("doc", "arguments")}
+# What ``--samples`` keeps of lm-eval's per-example rows. ``slim`` drops the document, the
+# request texts, the target and the raw responses (``doc``, ``arguments``, ``target``,
+# ``target_hash``, ``resps``: a 5-shot MMLU row repeats its ~3 KB prompt for each of the four
+# choices, 14,042 rows a point; a WikiText-2 row's target is its whole article; ``resps`` repeats
+# ``filtered_resps`` where no filter applies), keeping ``doc_id``, the document and prompt hashes
+# (the document holds the target), the scored responses and every metric: all that pairing with
+# dense and checking the data need (kick_models/report/samples.py); the texts are re-made from
+# the recorded data files.
+SAMPLE_DETAIL = {"full": (), "slim": ("doc", "arguments", "target", "target_hash", "resps")}
 
 
 def samples_path(result: Path) -> Path:
