@@ -148,6 +148,42 @@ def test_report_states_the_findings_with_their_figures_and_writes_the_plot(study
     assert (out / analyze.PLOT).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def nf4(label, entropy_bits):
+    """A bitsandbytes NF4 checkpoint of the same module as transformers saves it: the codes two
+    to a uint8, the block absmax quantized to 8 bits (one per 64 weights) with its own float
+    scales, the 16-level code book and the packed quant state."""
+    blocks = WEIGHTS // 64
+    codes = tensor(MODULE + ".weight", "uint", "U8", (WEIGHTS // 2, 1), WEIGHTS // 2,
+                   {"plain": (WEIGHTS * entropy_bits / 8, {"none": WEIGHTS // 2, "zstd-3": 2000})},
+                   value_entropy_bytes=WEIGHTS * entropy_bits / 8)
+    qparams = [tensor(MODULE + ".weight.absmax", "uint", "U8", (blocks,), blocks, {"plain": (50, {"none": blocks, "zstd-3": 60})}),
+               tensor(MODULE + ".weight.nested_absmax", "float", "F32", (1,), 4, {"plain": (4, {"none": 4, "zstd-3": 13})}),
+               tensor(MODULE + ".weight.quant_map", "float", "F32", (16,), 64, {"plain": (40, {"none": 64, "zstd-3": 60})}),
+               tensor(MODULE + ".weight.nested_quant_map", "float", "F32", (256,), 1024, {"plain": (800, {"none": 1024, "zstd-3": 900})}),
+               tensor(MODULE + ".weight.quant_state.bitsandbytes__nf4", "uint", "U8", (168,), 168, {"plain": (100, {"none": 168, "zstd-3": 120})})]
+    out = model(label, [EMBED, codes, *qparams], {"group_size": 64})
+    out["summary"]["quantization"] = {"format": None, "quant_method": "bitsandbytes", "packed_bits": None}
+    out["summary"]["kick"]["recipe"] = {"method": "nf4", "bits": 4, "group_size": 64, "ignore": ["lm_head"]}
+    return out
+
+
+def test_bitsandbytes_nf4_is_read_as_4_bit_codes_with_its_absmax_and_code_book(tmp_path):
+    """NF4 as transformers saves it: the uint8 weight is the codes (two a byte), everything
+    bitsandbytes keeps beside it counts as its scales, and it pairs with RTN on the same scales."""
+    path = tmp_path / "bnb.json"
+    path.write_text(json.dumps({"models": [dense(), rtn4("g64-sym", 64, True, 3.5, 1800), nf4("nf4", 3.9)]}))
+    points = {p.label: p for p in analyze.load_points([path])}
+    n = points["nf4"]
+    assert (n.method, n.bits, n.granularity, n.grid, n.weights) == ("nf4", 4, "g64", "sym", WEIGHTS)
+    assert n.codes.raw == WEIGHTS // 2 and n.code_entropy_bits == pytest.approx(3.9)
+    assert n.qparams.raw == WEIGHTS // 64 + 4 + 64 + 1024 + 168 and n.rest.raw == EMBED["raw_bytes"]
+    assert points["dense"].weights == WEIGHTS  # the same module picked in the dense checkpoint
+    levels, rows = analyze.isolate("method", list(points.values()))
+    assert levels == ["rtn", "nf4"] and [key for key, _ in rows] == [(4, "g64", "sym")]
+    (line,) = [f for f in analyze.findings(list(points.values())) if f.startswith("bitsandbytes")]
+    assert f"nf4 3.90 / {n.bits_per_weight('best'):.2f} against g64-sym 3.50 / " in line
+
+
 def test_input_without_quantized_checkpoints_is_refused(tmp_path):
     path = tmp_path / "dense.json"
     path.write_text(json.dumps({"models": [dense()]}))

@@ -45,6 +45,13 @@ from kick_core.names import model_name
 
 HERE = Path(__file__).resolve().parent
 QPARAM_SUFFIXES = (".weight_scale", ".weight_zero_point", ".weight_g_idx")
+#: What bitsandbytes saves beside a quantized Linear's ``weight`` (int8 codes, or NF4 codes two
+#: to a byte): LLM.int8's per-row absmax ``SCB``; NF4's per-block absmax (itself quantized to
+#: 8 bits: ``nested_*``), its code book and its packed quant state. The first suffix of each
+#: kind marks the module as quantized.
+BNB_QPARAM_SUFFIXES = (".SCB", ".weight.quant_state.bitsandbytes__nf4", ".weight_format", ".weight.absmax",
+                       ".weight.quant_map", ".weight.nested_absmax", ".weight.nested_quant_map")
+BNB_MARKERS = BNB_QPARAM_SUFFIXES[:2]
 #: Granularities from one scale per matrix to the smallest group (the grid's order).
 GRANULARITIES = ("per-tensor", "per-channel", "g192", "g64", "g32")
 PLOT = "bits_per_weight.png"
@@ -142,9 +149,19 @@ def _part(tensors: list[dict]) -> Part:
 
 
 def quantized_modules(models: list[dict]) -> set[str]:
-    """Names of the modules quantized in any checkpoint (their ``weight_packed`` tensors)."""
-    return {t["name"].removesuffix(PACKED_SUFFIX) for m in models for t in m["analysis"]["tensors"]
-            if t["name"].endswith(PACKED_SUFFIX)}
+    """Names of the modules quantized in any checkpoint (their compressed-tensors
+    ``weight_packed`` tensors, or bitsandbytes' per-row scales or NF4 quant states)."""
+    return {t["name"].removesuffix(suffix) for m in models for t in m["analysis"]["tensors"]
+            for suffix in (PACKED_SUFFIX, *BNB_MARKERS) if t["name"].endswith(suffix)}
+
+
+def _module_of(name: str) -> str:
+    """The module a tensor belongs to: its name less a known quantization suffix, else less its
+    last part (``x.weight`` -> ``x``)."""
+    for suffix in (*BNB_QPARAM_SUFFIXES, *QPARAM_SUFFIXES, PACKED_SUFFIX):
+        if name.endswith(suffix):
+            return name.removesuffix(suffix)
+    return name.rsplit(".", 1)[0]
 
 
 def _read(path: Path) -> dict:
@@ -160,17 +177,26 @@ def load_points(paths: list[Path]) -> list[Point]:
         raise ValueError(f"no checkpoints in {', '.join(map(str, paths))}")
     modules = quantized_modules(models)
     if not modules:
-        raise ValueError("no quantized checkpoint (no *.weight_packed tensor) in the input: nothing to compare")
+        raise ValueError("no quantized checkpoint (no *.weight_packed tensor, no bitsandbytes scales) in the input: "
+                         "nothing to compare")
     points = []
     for model in models:
         tensors = model["analysis"]["tensors"]
-        bits = (model["summary"].get("quantization") or {}).get("packed_bits")
+        quantization = model["summary"].get("quantization") or {}
+        kick = model["summary"].get("kick") or {}
+        recipe = kick.get("recipe") or {}
+        bnb = quantization.get("quant_method") == "bitsandbytes"
+        # bitsandbytes stores its codes as plain int8/uint8 tensors: their width is the recipe's
+        bits = quantization.get("packed_bits") or (recipe.get("bits") if bnb else None)
+        group_size, symmetric = recipe.get("group_size"), recipe.get("symmetric")
+        if bnb:  # absmax scaling, symmetric about zero: LLM.int8 one scale per row, NF4 per block
+            group_size, symmetric = (-1 if group_size is None else group_size), True
         codes, qparams, rest = [], [], []
         for t in tensors:
-            module = t["name"].rsplit(".", 1)[0]
-            if module in modules and (t["name"].endswith(PACKED_SUFFIX) or (bits is None and t["name"].endswith(".weight"))):
+            name, module = t["name"], _module_of(t["name"])
+            if module in modules and (name.endswith(PACKED_SUFFIX) or ((bits is None or bnb) and name == module + ".weight")):
                 codes.append(t)
-            elif module in modules and t["name"].endswith(QPARAM_SUFFIXES):
+            elif module in modules and name.endswith((*QPARAM_SUFFIXES, *BNB_QPARAM_SUFFIXES)):
                 qparams.append(t)
             else:
                 rest.append(t)
@@ -180,15 +206,13 @@ def load_points(paths: list[Path]) -> list[Point]:
             weights = sum(t["raw_bytes"] * 8 // bits for t in codes)  # the widths here need no padding
         else:
             weights = sum(math.prod(t["shape"]) for t in codes)
-        kick = model["summary"].get("kick") or {}
-        recipe = kick.get("recipe") or {}
         source = (kick.get("source") or {}).get("pretrained") or model["summary"].get("source") or model["summary"]["label"]
         best = model["summary"]["representations"]["best"]["codecs"]
         whole_codec = min((c for c in best if c != "none"), key=lambda c: best[c]["bytes"])
         points.append(Point(
             # a folder quantized elsewhere has no kick recipe: its bits come from its packed format
             label=model["summary"]["label"], model=model_name(source), method=recipe.get("method") or ("dense" if bits is None else "external"), bits=bits,
-            group_size=recipe.get("group_size"), symmetric=recipe.get("symmetric"), weights=weights,
+            group_size=group_size, symmetric=symmetric, weights=weights,
             codes=_part(codes), qparams=_part(qparams), rest=_part(rest),
             whole_raw=model["summary"]["raw_bytes"], whole_best=best[whole_codec]["bytes"], whole_best_codec=whole_codec,
         ))
@@ -384,6 +408,17 @@ def findings(points: list[Point]) -> list[str]:
                    "`docs/storage/quant_study/run.sh gptq` builds and measures them (GPTQ calibrates layer by layer; "
                    "on a shared 2-core CPU that took one to two minutes per decoder layer, so run it where there are "
                    "more cores or a GPU), then `analyze.py` again.")
+    twins = [(p, q) for p in quantized if p.method in ("int8", "nf4") for q in quantized
+             if q.method == "rtn" and (q.bits, q.granularity, q.grid) == (p.bits, p.granularity, p.grid)]
+    if twins:
+        out.append("bitsandbytes against RTN on the same scales (codes' entropy / codes + scales under the best "
+                   "codec, bits per weight): " + "; ".join(
+                       f"{p.label} {p.code_entropy_bits:.2f} / {p.bits_per_weight('best'):.2f} against {q.label} "
+                       f"{q.code_entropy_bits:.2f} / {q.bits_per_weight('best'):.2f}" for p, q in twins) +
+                   ". NF4's 16 levels (QLoRA, Dettmers et al. 2023) are quantiles of a normal distribution, placed so that normally distributed "
+                   "weights use each about equally often: the codes then carry nearly their full width, which is "
+                   "what they were designed to do and what leaves a lossless coder little. NF4 packs two codes "
+                   "into a byte, so its bound is the order-0 entropy of those bytes.")
     dense = [p for p in points if p.bits is None]
     if dense:
         d = dense[0]
@@ -420,13 +455,14 @@ def report(points: list[Point], sources: list[Path]) -> str:
         "",
         "Storage half of the quantization study (issue 20), after Mao et al. 2024, \"On the Compressibility "
         "of Quantized Large Language Models\". Written by `analyze.py` from "
-        + ", ".join(f"`{p.name}`" for p in sources) + " (made by `run.sh`: `kick storage` over RTN and GPTQ "
-        "checkpoints of the model, each tensor coded by every codec in each layout, with the order-0 entropy "
+        + ", ".join(f"`{p.name}`" for p in sources) + " (made by `run.sh`: `kick storage` over RTN, GPTQ and "
+        "bitsandbytes (LLM.int8, NF4) checkpoints of the model, each tensor coded by every codec in each layout, with the order-0 entropy "
         "bound; for packed integer weights the bound is the entropy of the codes themselves). "
         "\"Linears\" are the quantized `Linear` weights: their codes plus scales and zero points (qparams), in "
         "bits per weight; the rest of a file (the tied bf16 embedding, norms) is counted in the whole-file "
         "columns only. Scales: `per-tensor` is `group_size=0`, `per-channel` `-1`, `gN` groups of N input "
-        "weights.",
+        "weights; bitsandbytes' int8 scales each row (per-channel) and NF4 each block of 64 (g64), both "
+        "symmetric (absmax).",
         "",
         "## Caveat: the source weights are already 4-bit",
         "",

@@ -3,12 +3,14 @@
 # Compressibility of Quantized LLMs"): how losslessly compressible SmolLM2-135M-Instruct's
 # quantized weights are, per bit width, scale granularity, grid and method.
 #
-#   docs/storage/quant_study/run.sh [rtn|gptq|all]      (default all; resumable)
+#   docs/storage/quant_study/run.sh [rtn|gptq|bnb|all]  (default all; resumable)
 #   ONLY='gptq-w4-g64-sym' docs/storage/quant_study/run.sh gptq   (the labels matching a regex)
 #
 # RTN: bits 8, 4, 3 x group_size 0 (per tensor), -1 (per channel), 32, 64, 192 x symmetric
 # true/false (30 checkpoints, no calibration) plus dense; GPTQ: bits 4, 3 x group_size -1, 64 x
-# symmetric true/false (8) on 32 x 512 tokens of the built-in calibration text. Group sizes
+# symmetric true/false (8) on 32 x 512 tokens of the built-in calibration text; bitsandbytes:
+# LLM.int8 (absmax int8 per row) and NF4 (blocks of 64, double-quantized absmax), as
+# transformers saves them (2). Group sizes
 # must divide 576 and 1536 (128 does not). Each checkpoint is built into the kick cache on
 # first use; the analysis codes every byte with the fast codecs (CODECS; ANS, at ~30 MB/s
 # decoding, would double the time and its sampled interval on a 110 MB checkpoint is wide: the
@@ -44,6 +46,8 @@ for bits in 4 3; do
   done
 done
 
+bnb=("int8=kick:pretrained=$S,method=int8" "nf4=kick:pretrained=$S,method=nf4")
+
 run() {  # part name, then the checkpoints
   local part=$1; shift
   if [ -n "${ONLY:-}" ]; then
@@ -58,6 +62,7 @@ run() {  # part name, then the checkpoints
 case $PART in
   rtn) run rtn "${rtn[@]}" ;;
   gptq) run gptq "${gptq[@]}" ;;
-  all) run rtn "${rtn[@]}"; run gptq "${gptq[@]}" ;;
-  *) echo "run.sh: unknown part '$PART': give rtn, gptq or all" >&2; exit 2 ;;
+  bnb) run bnb "${bnb[@]}" ;;
+  all) run rtn "${rtn[@]}"; run gptq "${gptq[@]}"; run bnb "${bnb[@]}" ;;
+  *) echo "run.sh: unknown part '$PART': give rtn, gptq, bnb or all" >&2; exit 2 ;;
 esac
