@@ -1,8 +1,9 @@
 """Build a compressed checkpoint, or take it from the cache: the one path every entry point uses.
 
-``--model kick`` (:mod:`kick_models.kick_lm`), ``kick storage kick:<model_args>`` and
-``kick sweep`` all reach compressed weights through :func:`compressed_checkpoint`, so a recipe
-compressed once is reused everywhere.
+``--model kick`` (:mod:`kick_models.kick_lm`), ``--model kick_vllm``
+(:mod:`kick_models.kick_vllm`), ``kick storage kick:<model_args>`` and ``kick sweep`` all reach
+compressed weights through :func:`compressed_checkpoint` (the two lm-eval models through
+:func:`resolve_checkpoint`), so a recipe compressed once is reused everywhere.
 
 :func:`check_request` is the one early validation pass: the source (a local folder that
 exists, whole safetensors files, no pickle-only weights), ``dtype``, ``compress_device``, the
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import gc
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,11 @@ from typing import Any
 from compressors.arithmetic import weight_arithmetic
 from compressors.options import CALIBRATION_OPTIONS, RECIPE_OPTIONS, expand_preset
 from kick_core.provenance import library_versions
-from kick_models.checkpoint_cache import CacheEntry, CheckpointCache, check_export_target
+from kick_models.checkpoint_cache import CacheEntry, CheckpointCache, check_export_target, export_checkpoint
+
+# Under lm-eval's logger, so that ``lm_eval --verbosity`` shows it (lm-eval gives only its own
+# logger a handler).
+logger = logging.getLogger("lm_eval.models.kick")
 
 
 RECIPE_KEYS = tuple(RECIPE_OPTIONS)
@@ -73,6 +79,39 @@ def compressed_checkpoint(
 
     record, hit = cache.get_or_build(entry, build)
     return entry, record, hit
+
+
+def resolve_checkpoint(
+    pretrained: str,
+    recipe,
+    calibration,
+    cache: CheckpointCache,
+    *,
+    revision: str | None = "main",
+    dtype: Any = "auto",
+    trust_remote_code: bool = False,
+    compress_device: str | None = None,
+    export: str | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """``(folder, info)``: what an lm-eval model loads for ``pretrained`` under ``recipe`` and
+    what its results record of it. A dense recipe loads ``pretrained`` itself; any other, the
+    cached compressed checkpoint (built on a miss; copied to ``export`` when given), with its
+    calibration, compression report and cache entry in ``info``."""
+    if not needs_compression(recipe):
+        return pretrained, {}
+    entry, record, hit = compressed_checkpoint(
+        pretrained, recipe, calibration, cache, revision=revision, dtype=dtype,
+        trust_remote_code=trust_remote_code, compress_device=compress_device,
+    )
+    info = {"calibration": record.get("calibration"), "compression": record.get("report"),
+            "cache": {"entry": str(entry.path), "key": entry.key, "hit": hit}}
+    # One line per process: under ``accelerate launch`` one rank compresses, the others wait on
+    # the cache's lock and load its checkpoint ("cached").
+    logger.info("kick: rank %s: %s compressed checkpoint %s", os.environ.get("RANK", "0"), "cached" if hit else "new",
+                entry.path)
+    if export:
+        info["export"] = str(export_checkpoint(entry, export, cache))
+    return str(entry.path), info
 
 
 def _default_device(compress_device: str | None) -> str:

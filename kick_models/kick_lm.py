@@ -28,8 +28,6 @@ transformers and is described the same way.
 
 from __future__ import annotations
 
-import logging
-import os
 import time
 from contextlib import nullcontext
 from typing import Any
@@ -41,19 +39,10 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from compressors.quantization.describe import describe_quantization
 from compressors.quantization.memory import weight_memory
 from kick_core.provenance import library_versions
-from kick_models.checkpoint_cache import CheckpointCache, export_checkpoint
-from kick_models.compressed_checkpoint import (
-    check_request,
-    compressed_checkpoint,
-    needs_compression,
-    split_model_args,
-)
+from kick_models.checkpoint_cache import CheckpointCache
+from kick_models.compressed_checkpoint import check_request, needs_compression, resolve_checkpoint, split_model_args
 from kick_models.model_args import check_keys
 from kick_tasks import data
-
-# Under lm-eval's logger, so that ``lm_eval --verbosity`` shows it (lm-eval gives only its own
-# logger a handler).
-eval_logger = logging.getLogger("lm_eval.models.kick")
 
 # Every attention backend of PyTorch's scaled_dot_product_attention but cuDNN's.
 WITHOUT_CUDNN = [SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH, SDPBackend.OVERRIDEABLE]
@@ -93,28 +82,16 @@ class KickLM(HFLM):
     # ------------------------------------------------------------------ loading
     def _create_model(self, pretrained: str, revision: str | None = "main", dtype="auto",
                       trust_remote_code: bool | None = False, **kwargs: Any) -> None:
-        checkpoint = pretrained
         if not needs_compression(self._recipe):
             from compressors.quantization.external import require_loader
 
             require_loader(describe_quantization(self.config), str(self.device))
-        else:
-            entry, record, hit = compressed_checkpoint(
-                pretrained, self._recipe, self._calibration, self._cache, revision=revision, dtype=dtype,
-                trust_remote_code=bool(trust_remote_code), compress_device=self._compress_device,
-            )
-            self._kick_info.update(
-                calibration=record.get("calibration"),
-                compression=record.get("report"),
-                cache={"entry": str(entry.path), "key": entry.key, "hit": hit},
-            )
-            # One line per process: under ``accelerate launch`` one rank compresses, the others
-            # wait on the cache's lock and load its checkpoint ("cached").
-            eval_logger.info("kick: rank %s: %s compressed checkpoint %s", os.environ.get("RANK", "0"),
-                             "cached" if hit else "new", entry.path)
-            if self._export:
-                self._kick_info["export"] = str(export_checkpoint(entry, self._export, self._cache))
-            checkpoint = str(entry.path)
+        checkpoint, info = resolve_checkpoint(
+            pretrained, self._recipe, self._calibration, self._cache, revision=revision, dtype=dtype,
+            trust_remote_code=bool(trust_remote_code), compress_device=self._compress_device, export=self._export,
+        )
+        self._kick_info.update(info)
+        if checkpoint != pretrained:
             # HFLM passes the quantization_config of the *source* model's config, None for a
             # dense one, and transformers 5 loads a quantized folder as if unquantized (fresh
             # random weights) when given quantization_config=None: pass the checkpoint's own.

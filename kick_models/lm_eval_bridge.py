@@ -10,9 +10,10 @@ release (allowed by our pin) may, and then the bridge steps aside (below).
 interpreter start. :func:`install` only puts a finder on ``sys.meta_path``; it imports
 nothing, so programs that never import lm-eval pay nothing. When a program imports lm-eval:
 
-* after ``lm_eval.models`` runs, ``kick`` is registered in lm-eval's model registry as the
-  lazy placeholder ``kick_models.kick_lm:KickLM`` (torch and llmcompressor load only when
-  ``--model kick`` is asked for), unless lm-eval registered it already from our entry point;
+* after ``lm_eval.models`` runs, ``kick`` and ``kick_vllm`` are registered in lm-eval's model
+  registry as the lazy placeholders ``kick_models.kick_lm:KickLM`` and
+  ``kick_models.kick_vllm:KickVLLM`` (torch, llmcompressor and vLLM load only when that model
+  is asked for), unless lm-eval registered them already from our entry points;
 * after ``lm_eval.tasks.manager`` runs, every index of the built-in tasks
   (``TaskManager(include_defaults=True)``) also indexes the ``kick_tasks`` folder, right after
   the built-in folder and before any ``--include_path`` (so a user's folder still wins on a
@@ -21,7 +22,7 @@ nothing, so programs that never import lm-eval pay nothing. When a program impor
   as the user passed them.
 
 Set ``LLM_KICK_NO_BRIDGE=1`` to switch it off; ``--include_path <site-packages>/kick_tasks``
-and ``import kick_models.kick_lm`` remain the documented manual route.
+and ``import kick_models.kick_lm`` (or ``kick_vllm``) remain the documented manual route.
 """
 
 from __future__ import annotations
@@ -30,8 +31,7 @@ import functools
 import os
 import sys
 
-MODEL_NAME = "kick"
-MODEL_TARGET = "kick_models.kick_lm:KickLM"
+MODELS = {"kick": "kick_models.kick_lm:KickLM", "kick_vllm": "kick_models.kick_vllm:KickVLLM"}
 
 
 def task_dir() -> str:
@@ -45,11 +45,12 @@ def task_dir() -> str:
 
 
 def register_model(models_module) -> None:
-    """Register ``kick`` lazily, unless lm-eval already knows it (e.g. from an entry point)."""
+    """Register our models lazily, unless lm-eval already knows them (e.g. from an entry point)."""
     from lm_eval.api.registry import model_registry
 
-    if MODEL_NAME not in model_registry:
-        model_registry.register(MODEL_NAME, target=MODEL_TARGET)
+    for name, target in MODELS.items():
+        if name not in model_registry:
+            model_registry.register(name, target=target)
 
 
 def patch_task_manager(manager_module) -> None:

@@ -43,10 +43,15 @@ whose settings differ from this run's (another ``--limit``, ``--num_fewshot``, m
 prompt format...) stops the sweep before anything runs, rather than mixing settings in one
 folder; cache folder and ``--storage`` do not count (they do not change scores).
 
+Engine. ``--engine hf`` (the default) evaluates each point with ``--model kick`` (Hugging
+Face); ``--engine vllm`` with ``--model kick_vllm``, lm-eval's vLLM backend on the same cached
+checkpoint (:mod:`kick_models.kick_vllm`), which needs the vllm package and refuses the
+bitsandbytes methods. The engine is one of a result's settings (results without it ran on hf).
+
 Why our own runner: lm-eval evaluates one model per run and has no grid, resume or per-point
 files. Each point runs in its own subprocess (``python -m kick_models.sweep.worker``) that
-loads the model once through lm-eval's registry (``--model kick``; the compressed checkpoint
-comes from kick's cache, so a rerun never compresses again) and calls
+loads the model once through lm-eval's registry (``--model kick`` or ``kick_vllm``; the
+compressed checkpoint comes from kick's cache, so a rerun never compresses again) and calls
 ``lm_eval.simple_evaluate`` once per task. Tasks are indexed from the kick task folder and
 ``--include_path`` alone when that finds them all (indexing every built-in task costs about
 20 s per process); otherwise from everything, as the ``lm_eval`` command does.
@@ -65,6 +70,7 @@ from typing import Any
 from compressors.options import CALIBRATION_OPTIONS, RECIPE_OPTIONS
 from kick_core.helptext import plain
 from kick_core.values import cast
+from kick_models.engines import ENGINES, lm_eval_model
 from kick_models.model_args import MODEL_OPTIONS
 from kick_models.sweep.formats import PROMPT_FORMATS, parse_overrides, prompt_format
 from kick_models.sweep.grid import DEFAULT_SEED, SweepError, expand_points, expand_recipes
@@ -78,7 +84,7 @@ OTHER_RECIPE_KEYS = tuple(k for k in RECIPE_OPTIONS if k not in ("method", *AXES
 GRID_FILE_KEYS = (
     "model", "tasks", "methods", *AXES, "recipe_args", "output", "model_args", *CALIBRATION_OPTIONS,
     "cache_dir", "storage", "limit", "batch_size", "device", "num_fewshot", "metadata", "include_path",
-    "prompt_format", "samples",
+    "prompt_format", "samples", "engine",
 )
 CHAT_TEMPLATE_REFUSED = (
     "kick sweep chooses the prompt format per task (raw: {raw}; chat template: {chat}; other tasks raw), "
@@ -120,6 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
                                help=f"{option.plain_help} (default: {option.plain_default})")
     model.add_argument("--cache-dir", "--cache_dir", dest="cache_dir", help=MODEL_OPTIONS["cache_dir"].plain_help)
     model.add_argument("--storage", action="store_true", default=None, help=MODEL_OPTIONS["storage"].plain_help)
+    model.add_argument("--engine", choices=sorted(ENGINES),
+                       help="what evaluates each checkpoint: hf (--model kick, the default) or vllm (--model "
+                            "kick_vllm, lm-eval's vLLM backend on the same cached checkpoint; needs vllm)")
     lm = parser.add_argument_group("lm-eval options (as in the lm_eval command)")
     lm.add_argument("--limit", type=float, help="examples per task (testing only)")
     lm.add_argument("--batch_size", "--batch-size", dest="batch_size", help="batch size or 'auto'")
@@ -201,6 +210,7 @@ def sweep_from_args(args: argparse.Namespace) -> Sweep:
         metadata=_parse_metadata(values.get("metadata")),
         include_path=[str(Path(p).expanduser().resolve()) for p in _as_list(values.get("include_path") or [], "include_path")],
         samples=_samples(values.get("samples")),
+        engine=_engine(values.get("engine")),
     )
 
 
@@ -289,6 +299,14 @@ def _samples(value: Any) -> str:
     if value not in SAMPLE_DETAIL:
         raise SweepError(f"samples {value!r} is not allowed: give one of {', '.join(sorted(SAMPLE_DETAIL))}")
     return value
+
+
+def _engine(value: Any) -> str:
+    try:
+        lm_eval_model(value or "hf")  # vllm without the vllm package stops here, before any worker
+    except (ValueError, ModuleNotFoundError) as err:
+        raise SweepError(str(err)) from None
+    return value or "hf"
 
 
 def _batch_size(value: Any) -> int | str | None:

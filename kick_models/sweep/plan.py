@@ -10,13 +10,14 @@ from typing import Any
 
 from compressors.options import describe as value_text
 from kick_core.names import model_name, slug
+from kick_models.engines import ENGINES
 from kick_models.sweep.formats import CHAT
 from kick_models.sweep.grid import GridPoint, SweepError
 
 RESULT_KEY = "kick_sweep"
 SAMPLES_SUFFIX = ".samples"
 # Settings that change scores: a done point must have been run with the same ones.
-SCORE_SETTINGS = ("model_args", "limit", "num_fewshot", "prompt_format", "seed", "metadata")
+SCORE_SETTINGS = ("model_args", "limit", "num_fewshot", "prompt_format", "seed", "metadata", "engine")
 # --model_args of kick that change where or how a run is stored, not its scores.
 NOT_SCORE_ARGS = ("cache_dir", "storage", "export", "compress_device")
 
@@ -41,6 +42,7 @@ class Sweep:
     metadata: dict[str, Any] | None = None
     include_path: list[str] = field(default_factory=list)
     samples: str = "full"  # per-example rows kept: full, or slim (see SAMPLE_DETAIL)
+    engine: str = "hf"  # what evaluates the checkpoints: hf (--model kick) or vllm (--model kick_vllm)
 
     @property
     def model_dir(self) -> Path:
@@ -71,6 +73,8 @@ class Sweep:
             "seed": point.seed,
             "metadata": self.metadata,
         }
+        if self.engine != "hf":  # absent means hf: results written before there was a choice stay valid
+            values["engine"] = self.engine
         return json.loads(json.dumps(values))
 
     def result_path(self, point: GridPoint, task: str) -> Path:
@@ -182,7 +186,7 @@ def lm_eval_command(sweep: Sweep, point: GridPoint, tasks: list[str], prompt_for
     from lm_eval.defaults import DEFAULT_OTHER_SEED, DEFAULT_RANDOM_SEED
 
     model_args = ",".join(f"{k}={value_text(v)}" for k, v in sweep.point_model_args(point).items())
-    words = ["lm_eval", "--model", "kick", "--model_args", model_args, "--tasks", ",".join(tasks)]
+    words = ["lm_eval", "--model", ENGINES[sweep.engine], "--model_args", model_args, "--tasks", ",".join(tasks)]
     for flag, value in (("--limit", sweep.limit), ("--batch_size", sweep.batch_size), ("--device", sweep.device),
                         ("--num_fewshot", sweep.num_fewshot)):
         if value is not None:

@@ -73,6 +73,7 @@ def worker_spec(sweep: Sweep, job: Job) -> dict:
         "metadata": sweep.metadata,
         "include_path": sweep.include_path,
         "samples": sweep.samples,
+        "engine": sweep.engine,
     }
 
 

@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from kick_core.atomic import atomic_folder, atomic_write_json, remove_partials
+from kick_models.engines import ENGINES
 from kick_models.sweep.formats import CHAT
 from kick_models.sweep.plan import RESULT_KEY, SAMPLE_DETAIL, point_done, samples_path
 from kick_tasks import data
@@ -140,7 +141,8 @@ def evaluate_point(spec: dict[str, Any]) -> int:
         if run["task"] not in unknown and not point_done(Path(run["result"])):
             check_same_data(Path(run["result"]), run["task"], task_manager)
     model_args = dict(spec["model_args"])
-    lm = get_model("kick").create_from_arg_obj(model_args, {"batch_size": spec["batch_size"], "device": spec["device"]})
+    lm = get_model(ENGINES[spec["engine"]]).create_from_arg_obj(
+        model_args, {"batch_size": spec["batch_size"], "device": spec["device"]})
     failed = len(unknown)
     for run in spec["tasks"]:
         result = Path(run["result"])
@@ -188,8 +190,7 @@ def evaluate_task(lm, spec: dict[str, Any], run: dict[str, Any], task_manager, m
         )
         per_example = results.pop("samples")
         # simple_evaluate names a pre-built model after its checkpoint; say what ran it.
-        results["config"]["model"] = "kick"
-        tracker.general_config_tracker.model_source = "kick"
+        results["config"]["model"] = tracker.general_config_tracker.model_source = ENGINES[spec["engine"]]
         tracker.save_results_aggregated(results=results, samples=per_example)
         for task_name in results["configs"]:
             tracker.save_results_samples(task_name=task_name, samples=per_example[task_name])

@@ -60,6 +60,8 @@ SWEEP_COMMAND = """kick sweep --model $(kick smollm2) --methods rtn gptq --bits 
     --recipe-arg group_size=0,-1,32,64,192 --recipe-arg symmetric=true,false \\
     --calibration builtin --nsamples 32 --seqlen 512 --storage \\
     --tasks kick_factoid_qa kick_icrqa_closed kick_ppl --output kick-sweep/quant_study
+kick sweep --model $(kick smollm2) --methods int8 nf4 --storage \
+    --tasks kick_factoid_qa kick_icrqa_closed kick_ppl --output kick-sweep/quant_study
 kick report kick-sweep/quant_study --output docs/storage/quant_study/quality"""
 
 
