@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# docs/sweep/run_gpu.sh on the device machine (no registry, no hub, 64 MiB a call with the
+# A GPU sweep script ($SCRIPT, default docs/sweep/run_gpu.sh, writing into $RESULTS, default
+# docs/sweep/v2/results; docs/storage/quant_study/run_gpu.sh is the other) on the device machine (no registry, no hub, 64 MiB a call with the
 # repository's ~35 MB of tracked files), in calls made while it stays warm (30 s):
 #
 #   here, once: the wheels of bench/fetch_device_wheels.sh in .whl, then
@@ -16,7 +17,8 @@
 # are skipped), waits on it up to SWEEP_SECONDS (default 540) and packs the files no earlier call
 # brought back into $OUT/results.tar.part-* (under 16 MB each, what a call can bring back);
 # unpack here with
-#   cat results.tar.part-* | tar -x -C docs/sweep/v2/results
+#   cat results.tar.part-* | tar -x -C $RESULTS
+# /tmp/repo is copied once a machine (the working tree of that first call); one sweep runs at a time.
 set -uo pipefail
 KEEP=/tmp/keep
 mkdir -p "$KEEP"
@@ -30,7 +32,8 @@ while [ $# -gt 0 ]; do
          # (setsid): the device re-syncs the working tree at every call, and a process in its own
          # session goes on between calls while the machine stays warm, so a call that runs out of
          # time loses no point in flight; the next call waits on the same sweep.
-         repo=/tmp/repo results=/tmp/repo/docs/sweep/v2/results
+         SCRIPT=${SCRIPT:-docs/sweep/run_gpu.sh} RESULTS=${RESULTS:-docs/sweep/v2/results}
+         repo=/tmp/repo results=/tmp/repo/$RESULTS sent=$KEEP/sent-${RESULTS//\//_}.lst
          if [ -f "$KEEP/sweep.pid" ] && kill -0 "$(cat "$KEEP/sweep.pid")" 2> /dev/null; then
            echo "sweep: still running from an earlier call"
          else
@@ -41,15 +44,15 @@ while [ $# -gt 0 ]; do
            # .pth files are read only in site folders: this one registers --model kick and the kick tasks
            echo "import site; site.addsitedir('/tmp/site')" > "$(python3 -c 'import site; print(site.getsitepackages()[0])')/zz_tmp_site.pth"
            nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
-           if [ ! -d $repo ]; then
-             cp -r "$PWD" $repo || exit
-             (cd $results && find . -type f -printf '%P %s %T@\n' | sort > "$KEEP/sent.lst")
+           [ -d $repo ] || cp -r "$PWD" $repo || exit
+           if [ ! -f "$sent" ]; then
+             mkdir -p "$results" && (cd "$results" && find . -type f -printf '%P %s %T@\n' | sort > "$sent")
            fi
            cd $repo || exit
            export PYTHONPATH=$repo:/tmp/site PATH=/tmp/site/bin:$PATH PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
            export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True
            export MODEL=/tmp/smollm2 KICK_DATA_DIR=$KEEP/extra/data OUT_DIR=$results
-           setsid bash -c "echo \$\$ > $KEEP/sweep.pid; exec bash docs/sweep/run_gpu.sh" >> /tmp/sweep.log 2>&1 < /dev/null &
+           setsid bash -c "echo \$\$ > $KEEP/sweep.pid; exec bash $SCRIPT" >> /tmp/sweep.log 2>&1 < /dev/null &
            sleep 2
          fi
          SECONDS=0
@@ -60,8 +63,8 @@ while [ $# -gt 0 ]; do
          grep -h "points x" "$OUT/sweep.log" | tail -3
          # only what no earlier call brought back: the results folder would outgrow a call's return
          (cd $results && find . -type f ! -name worker.log ! -path '*.partial-*' -printf '%P %s %T@\n' | sort > "$KEEP/now.lst"
-          comm -13 "$KEEP/sent.lst" "$KEEP/now.lst" | cut -d' ' -f1 | tar -c -T -) | split -b 15M - "$OUT/results.tar.part-"
-         sort -m "$KEEP/sent.lst" "$KEEP/now.lst" | uniq > "$KEEP/sent.new" && mv "$KEEP/sent.new" "$KEEP/sent.lst"
+          comm -13 "$sent" "$KEEP/now.lst" | cut -d' ' -f1 | tar -c -T -) | split -b 15M - "$OUT/results.tar.part-"
+         sort -m "$sent" "$KEEP/now.lst" | uniq > "$sent.new" && mv "$sent.new" "$sent"
          ls -la "$OUT" ;;
     *) echo "unknown step $1: stage PATH..., run"; exit 2 ;;
   esac
