@@ -143,7 +143,7 @@ def test_report_states_the_findings_with_their_figures_and_writes_the_plot(study
            "on average 2.25 bits against 2.75" in text
     assert "code entropy, row by row: per-tensor < g32 in 2 of 2; mean code entropy (bits per weight) per-tensor 1.75, g32 3.25" in text
     assert "no GPTQ checkpoint in the input" in text
-    assert "--recipe-arg group_size=0,-1,32,64,192" in text and "kick_icrqa_closed" in text
+    assert "bash docs/storage/quant_study/run_gpu.sh" in text and "kick report docs/storage/quant_study/results" in text
     assert text.count("| t-asym | rtn | 4 | per-tensor | asym |") == 1
     assert (out / analyze.PLOT).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

@@ -56,13 +56,8 @@ BNB_MARKERS = BNB_QPARAM_SUFFIXES[:2]
 GRANULARITIES = ("per-tensor", "per-channel", "g192", "g64", "g32")
 PLOT = "bits_per_weight.png"
 
-SWEEP_COMMAND = """kick sweep --model $(kick smollm2) --methods rtn gptq --bits 8 4 3 \\
-    --recipe-arg group_size=0,-1,32,64,192 --recipe-arg symmetric=true,false \\
-    --calibration builtin --nsamples 32 --seqlen 512 --storage \\
-    --tasks kick_factoid_qa kick_icrqa_closed kick_ppl --output kick-sweep/quant_study
-kick sweep --model $(kick smollm2) --methods int8 nf4 --storage \
-    --tasks kick_factoid_qa kick_icrqa_closed kick_ppl --output kick-sweep/quant_study
-kick report kick-sweep/quant_study --output docs/storage/quant_study/quality"""
+SWEEP_COMMAND = """bash docs/storage/quant_study/run_gpu.sh   # on a GPU: every checkpoint above, samples kept (its header)
+kick report docs/storage/quant_study/results --output docs/storage/quant_study/quality"""
 
 
 @dataclass(frozen=True)
@@ -493,8 +488,9 @@ def report(points: list[Point], sources: list[Path]) -> str:
         "",
         "Compressibility is half of the trade: a grid that compresses well because its weights crowd onto "
         "few of its levels also rounds them more coarsely. The scores of the same checkpoints (ratio to "
-        "dense per task) come from the sweep below, run later on a GPU; `kick report` then puts score against "
-        "size on disk (`--storage` records each point's lossless sizes in its results).",
+        "dense per task, with paired intervals: factoid QA, closed-book TriviaQA, WikiText-2 perplexity) come from "
+        "the script below, to run on a GPU, whose results also record each checkpoint's lossless size; `kick report` "
+        "then draws the frontier (score ratio against bytes on disk after the best codec).",
         "",
         "```bash",
         SWEEP_COMMAND,

@@ -5,7 +5,8 @@
 # samples kept, so that kick report gives each a paired interval: factoid QA (the first 1,000
 # questions: the power calculation in docs/sweep/power.md puts the 4-bit contrasts at 935 to
 # 1,912), closed-book TriviaQA (956) and WikiText-2 perplexity (62 articles). Model float32 and
-# calibration as docs/sweep/run_gpu.sh. Dense runs first, alone; then four streams.
+# calibration as docs/sweep/run_gpu.sh; --storage records each checkpoint's lossless size (quick codecs)
+# in its results, which kick report puts the scores against. Dense runs first, alone; then four streams.
 #
 #   MODEL=/path/to/SmolLM2-135M-Instruct KICK_DATA_DIR=/path/to/data bash docs/storage/quant_study/run_gpu.sh
 #   (on the device machine: SCRIPT=docs/storage/quant_study/run_gpu.sh RESULTS=docs/storage/quant_study/results
@@ -16,7 +17,7 @@ export KICK_DATA_DIR=${KICK_DATA_DIR:-$(cd ../shared/data && pwd)}
 OUT=${OUT_DIR:-docs/storage/quant_study/results}
 MODEL=${MODEL:-$(kick smollm2)}
 COMMON=(--model "$MODEL" --output "$OUT" --device "${DEVICE:-cuda}" --model-args dtype=float32
-        --calibration builtin --nsamples 32 --seqlen 512 --samples slim)
+        --calibration builtin --nsamples 32 --seqlen 512 --samples slim --storage)
 RTN_GRID=(--recipe-arg group_size=0,-1,32,64,192 --recipe-arg symmetric=true,false)
 GPTQ_GRID=(--bits 4 3 --recipe-arg group_size=-1,64 --recipe-arg symmetric=true,false)
 
