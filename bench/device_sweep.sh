@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # A GPU sweep script ($SCRIPT, default docs/sweep/run_gpu.sh, writing into $RESULTS, default
-# docs/sweep/v2/results; docs/storage/quant_study/run_gpu.sh is the other) on the device machine (no registry, no hub, 64 MiB a call with the
-# repository's ~35 MB of tracked files), in calls made while it stays warm (30 s):
+# docs/sweep/v2/results; docs/storage/quant_study/run_gpu.sh is the other) on the device machine
+# (no registry, no hub, 64 MiB a call with the repository's ~41 MB of tracked files), in calls
+# made while it stays warm (30 s):
 #
 #   here, once: the wheels of bench/fetch_device_wheels.sh in .whl, then
-#     python -m bench.model_chunks split $(kick smollm2) .gpu/pieces --piece-mb 28 --with .whl ../shared/data
-#   one call per piece (carry it, and .gpu/pieces/manifest.json with the first):
-#     bash bench/device_sweep.sh stage .gpu/pieces/manifest.json .gpu/pieces/piece-000
+#     python -m bench.model_chunks split $(kick smollm2) .gpu/pieces --piece-mb 18 --with .whl ../shared/data
+#   one call per piece (carry it; with the first also .gpu/pieces/manifest.json and the zstandard
+#   wheel, which joining needs and the device image lacks):
+#     bash bench/device_sweep.sh stage .gpu/pieces/manifest.json .whl/zstandard-*.whl .gpu/pieces/piece-000
 #     bash bench/device_sweep.sh stage .gpu/pieces/piece-001      ... up to the last piece, then
 #     bash bench/device_sweep.sh stage .gpu/pieces/piece-NNN run
 #   (again `bash bench/device_sweep.sh run` while the machine is warm: it waits on the same sweep)
@@ -37,8 +39,12 @@ while [ $# -gt 0 ]; do
          if [ -f "$KEEP/sweep.pid" ] && kill -0 "$(cat "$KEEP/sweep.pid")" 2> /dev/null; then
            echo "sweep: still running from an earlier call"
          else
-           [ -f /tmp/smollm2/model.safetensors ] || python3 -m bench.model_chunks join "$KEEP"/piece-* \
-             --output /tmp/smollm2 --extract-to "$KEEP" || exit
+           if [ ! -f /tmp/smollm2/model.safetensors ]; then
+             python3 -c "import zstandard" 2> /dev/null || python3 -m pip install -q --no-index --no-deps \
+               --no-compile --target /tmp/zst "$KEEP"/zstandard-*.whl || exit
+             PYTHONPATH=/tmp/zst python3 -m bench.model_chunks join "$KEEP"/piece-* --output /tmp/smollm2 \
+               --extract-to "$KEEP" || exit
+           fi
            [ -d /tmp/site ] || python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir \
              --target /tmp/site "$KEEP"/extra/.whl/*.whl || exit
            # .pth files are read only in site folders: this one registers --model kick and the kick tasks
