@@ -20,11 +20,11 @@
 # (default /tmp/quant_study). Then: python docs/storage/quant_study/analyze.py
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
-HERE=docs/storage/quant_study
+HERE=${STUDY_OUT:-docs/storage/quant_study}  # where <part>.json.gz and <part>_totals.csv go
 WORK=${WORK:-/tmp/quant_study}
 KICK=${KICK:-kick}
 PART=${1:-all}
-S=$($KICK smollm2)
+S=${MODEL:-$($KICK smollm2)}  # the device machine names its copy (bench/device_sweep.sh)
 CAL=calibration=builtin,nsamples=32,seqlen=512
 CODECS=${CODECS:-zstd-3,lz4,zipnn}
 STORAGE=(--codecs "$CODECS" --workers "${WORKERS:-1}" --quiet)
@@ -56,6 +56,7 @@ run() {  # part name, then the checkpoints
     [ ${#kept[@]} -gt 0 ] || { echo "run.sh: ONLY='$ONLY' matches no $part checkpoint" >&2; exit 2; }
     set -- "${kept[@]}"
   fi
+  mkdir -p "$HERE"
   $KICK storage "$@" "${STORAGE[@]}" --out "$WORK/$part" --json "$WORK/$part.json" --csv "$HERE/${part}_totals.csv"
   gzip -9 -n -c "$WORK/$part.json" > "$HERE/$part.json.gz.partial" && mv "$HERE/$part.json.gz.partial" "$HERE/$part.json.gz"
 }

@@ -32,6 +32,9 @@ score() {
   ( score --methods rtn --bits 8 "${RTN_GRID[@]}" ) &
   ( score --methods rtn --bits 4 "${RTN_GRID[@]}" ) &
   ( score --methods rtn --bits 3 "${RTN_GRID[@]}" ) &
-  ( score --methods gptq "${GPTQ_GRID[@]}" && score --methods int8 nf4 ) &
+  # then the storage half of the GPTQ checkpoints (run.sh gptq; ZipNN has no wheel for the
+  # device's Python, so the fast codecs alone) into $OUT/storage, for analyze.py
+  ( score --methods gptq "${GPTQ_GRID[@]}" && score --methods int8 nf4 \
+      && STUDY_OUT="$OUT/storage" CODECS=${CODECS:-zstd-3,lz4} bash docs/storage/quant_study/run.sh gptq ) &
   wait
 }
