@@ -81,28 +81,16 @@ def compressed_checkpoint(
     return entry, record, hit
 
 
-def resolve_checkpoint(
-    pretrained: str,
-    recipe,
-    calibration,
-    cache: CheckpointCache,
-    *,
-    revision: str | None = "main",
-    dtype: Any = "auto",
-    trust_remote_code: bool = False,
-    compress_device: str | None = None,
-    export: str | None = None,
-) -> tuple[str, dict[str, Any]]:
+def resolve_checkpoint(pretrained: str, recipe, calibration, cache: CheckpointCache, *, export: str | None = None,
+                       **options: Any) -> tuple[str, dict[str, Any]]:
     """``(folder, info)``: what an lm-eval model loads for ``pretrained`` under ``recipe`` and
     what its results record of it. A dense recipe loads ``pretrained`` itself; any other, the
     cached compressed checkpoint (built on a miss; copied to ``export`` when given), with its
-    calibration, compression report and cache entry in ``info``."""
+    calibration, compression report and cache entry in ``info``. ``options``: those of
+    :func:`compressed_checkpoint` (revision, dtype, trust_remote_code, compress_device)."""
     if not needs_compression(recipe):
         return pretrained, {}
-    entry, record, hit = compressed_checkpoint(
-        pretrained, recipe, calibration, cache, revision=revision, dtype=dtype,
-        trust_remote_code=trust_remote_code, compress_device=compress_device,
-    )
+    entry, record, hit = compressed_checkpoint(pretrained, recipe, calibration, cache, **options)
     info = {"calibration": record.get("calibration"), "compression": record.get("report"),
             "cache": {"entry": str(entry.path), "key": entry.key, "hit": hit}}
     # One line per process: under ``accelerate launch`` one rank compresses, the others wait on
