@@ -142,7 +142,7 @@ def test_report_states_the_findings_with_their_figures_and_writes_the_plot(study
     assert "symmetric codes have less entropy than asymmetric ones in 2 of 2 otherwise equal checkpoints; " \
            "on average 2.25 bits against 2.75" in text
     assert "code entropy, row by row: per-tensor < g32 in 2 of 2; mean code entropy (bits per weight) per-tensor 1.75, g32 3.25" in text
-    assert "no GPTQ checkpoint in the input" in text
+    assert "no GPTQ checkpoint on an RTN checkpoint's grid in the input" in text
     assert "bash docs/storage/quant_study/run_gpu.sh" in text and "kick report docs/storage/quant_study/results" in text
     assert text.count("| t-asym | rtn | 4 | per-tensor | asym |") == 1
     assert (out / analyze.PLOT).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -182,6 +182,18 @@ def test_bitsandbytes_nf4_is_read_as_4_bit_codes_with_its_absmax_and_code_book(t
     assert levels == ["rtn", "nf4"] and [key for key, _ in rows] == [(4, "g64", "sym")]
     (line,) = [f for f in analyze.findings(list(points.values())) if f.startswith("bitsandbytes")]
     assert f"nf4 3.90 / {n.bits_per_weight('best'):.2f} against g64-sym 3.50 / " in line
+
+
+def test_gptq_is_compared_with_rtn_on_the_same_grid_only(tmp_path):
+    gptq = rtn4("gptq-t-sym", 0, True, 1.2, 850)
+    gptq["summary"]["kick"]["recipe"]["method"] = "gptq"
+    path = tmp_path / "study.json"
+    path.write_text(json.dumps({"models": [dense(), rtn4("t-sym", 0, True, 1.5, 900), rtn4("g32-sym", 32, True, 3.0, 1700),
+                                           gptq, nf4("nf4", 3.9)]}))
+    points = analyze.load_points([path])
+    (line,) = [f for f in analyze.findings(points) if f.startswith("Method")]
+    assert "GPTQ codes average 1.20 bits of entropy against 1.50 for RTN" in line
+    assert "GPTQ lower in 1 of 1 pairs: gptq-t-sym 1.20 against t-sym 1.50" in line
 
 
 def test_input_without_quantized_checkpoints_is_refused(tmp_path):

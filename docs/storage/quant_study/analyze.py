@@ -393,18 +393,23 @@ def findings(points: list[Point]) -> list[str]:
             f"{bits[b]:.2f} bits at W{b}" for b in bits) + " (lossless ratio " + ", ".join(
             f"W{b} {bits_ratio[b]:.3f}" for b in bits_ratio) + "): the bell-shaped weight distribution puts most "
             "weights on the central levels, and the more levels, the more of them are rare.")
-    method = mean_effect("method", points, lambda p: p.code_entropy_bits)
-    method_ratio = mean_effect("method", points, lambda p: p.linear_ratio)
-    if {"rtn", "gptq"} <= method.keys():
-        out.append(f"Method: on the same grids GPTQ codes average {method['gptq']:.2f} bits of entropy against "
-                   f"{method['rtn']:.2f} for RTN (lossless ratio {method_ratio['gptq']:.3f} against "
-                   f"{method_ratio['rtn']:.3f}). GPTQ's error feedback moves weights between neighbouring levels, "
-                   "while the grid and its range stay RTN's (the observer sets them from the weights before the updates).")
+    pairs = [row for _, row in isolate("method", points)[1] if {"rtn", "gptq"} <= row.keys()]
+    if pairs:
+        h = {m: sum(row[m].code_entropy_bits for row in pairs) / len(pairs) for m in ("rtn", "gptq")}
+        r = {m: sum(row[m].linear_ratio for row in pairs) / len(pairs) for m in ("rtn", "gptq")}
+        fewer = sum(row["gptq"].code_entropy_bits < row["rtn"].code_entropy_bits for row in pairs)
+        out.append(f"Method: on the same grids GPTQ codes average {h['gptq']:.2f} bits of entropy against "
+                   f"{h['rtn']:.2f} for RTN (lossless ratio {r['gptq']:.3f} against {r['rtn']:.3f}; GPTQ lower in "
+                   f"{fewer} of {len(pairs)} pairs: " + ", ".join(
+                       f"{row['gptq'].label} {row['gptq'].code_entropy_bits:.2f} against {row['rtn'].label} "
+                       f"{row['rtn'].code_entropy_bits:.2f}" for row in pairs) + "). GPTQ keeps RTN's grid and "
+                   "range (the observer sets them from the weights before the updates) and moves weights "
+                   "between neighbouring levels to cancel the layer's output error.")
     else:
-        out.append("Method: no GPTQ checkpoint in the input, so RTN against GPTQ is not compared here: "
-                   "`docs/storage/quant_study/run.sh gptq` builds and measures them (GPTQ calibrates layer by layer; "
-                   "on a shared 2-core CPU that took one to two minutes per decoder layer, so run it where there are "
-                   "more cores or a GPU), then `analyze.py` again.")
+        out.append("Method: no GPTQ checkpoint on an RTN checkpoint's grid in the input, so RTN against GPTQ is not "
+                   "compared here: `docs/storage/quant_study/run.sh gptq` builds and measures them (GPTQ calibrates "
+                   "layer by layer; on a shared 2-core CPU that took one to two minutes per decoder layer, so run it "
+                   "where there are more cores or a GPU), then `analyze.py` again.")
     twins = [(p, q) for p in quantized if p.method in ("int8", "nf4") for q in quantized
              if q.method == "rtn" and (q.bits, q.granularity, q.grid) == (p.bits, p.granularity, p.grid)]
     if twins:
