@@ -7,7 +7,8 @@
 #   ONLY='gptq-w4-g64-sym' docs/storage/quant_study/run.sh gptq   (the labels matching a regex)
 #   ONLY='gptq-w4-g-1-sym|gptq-w4-g64-sym' WORK=/tmp/qs_sym STUDY_OUT=/tmp/qs_sym/out \
 #     docs/storage/quant_study/run.sh gptq      (then /tmp/qs_sym/out/gptq*.{json.gz,csv} copied here as
-#                                                gptq-w4-sym*: the committed GPTQ pair, 2026-12-05, CPU)
+#                                                gptq-w4-sym*; the same with 'asym' for gptq-w4-asym*: the
+#                                                committed GPTQ checkpoints, 2026-12-05, CPU)
 #
 # RTN: bits 8, 4, 3 x group_size 0 (per tensor), -1 (per channel), 32, 64, 192 x symmetric
 # true/false (30 checkpoints, no calibration) plus dense; GPTQ: bits 4, 3 x group_size -1, 64 x
