@@ -300,9 +300,11 @@ def exceptions(factor: str, points: list[Point], low, high, metric) -> list[str]
     return [row[low].label for row in both if not metric(row[low]) < metric(row[high])]
 
 
-def mean_effect(factor: str, points: list[Point], metric) -> dict:
-    """Mean of ``metric(point)`` per level of ``factor`` over the rows that hold every level."""
-    levels, rows = isolate(factor, points)
+def mean_effect(factor: str, points: list[Point], metric, levels: tuple | None = None) -> dict:
+    """Mean of ``metric(point)`` per level of ``factor`` over the rows that hold every level
+    (or every one of ``levels``, and then for those levels only)."""
+    every, rows = isolate(factor, points)
+    levels = levels or every
     full = [row for _, row in rows if all(v in row for v in levels)]
     return {v: sum(metric(r[v]) for r in full) / len(full) for v in levels} if full else {}
 
@@ -393,11 +395,12 @@ def findings(points: list[Point]) -> list[str]:
             f"{bits[b]:.2f} bits at W{b}" for b in bits) + " (lossless ratio " + ", ".join(
             f"W{b} {bits_ratio[b]:.3f}" for b in bits_ratio) + "): the bell-shaped weight distribution puts most "
             "weights on the central levels, and the more levels, the more of them are rare.")
-    pairs = [row for _, row in isolate("method", points)[1] if {"rtn", "gptq"} <= row.keys()]
+    method_rows = isolate("method", points)[1]
+    pairs = [row for _, row in method_rows if {"rtn", "gptq"} <= row.keys()]
     if pairs:
-        h = {m: sum(row[m].code_entropy_bits for row in pairs) / len(pairs) for m in ("rtn", "gptq")}
-        r = {m: sum(row[m].linear_ratio for row in pairs) / len(pairs) for m in ("rtn", "gptq")}
-        fewer = sum(row["gptq"].code_entropy_bits < row["rtn"].code_entropy_bits for row in pairs)
+        h = mean_effect("method", points, lambda p: p.code_entropy_bits, levels=("rtn", "gptq"))
+        r = mean_effect("method", points, lambda p: p.linear_ratio, levels=("rtn", "gptq"))
+        fewer, _ = lower_in("method", points, "gptq", "rtn", lambda p: p.code_entropy_bits)
         out.append(f"Method: on the same grids GPTQ codes average {h['gptq']:.2f} bits of entropy against "
                    f"{h['rtn']:.2f} for RTN (lossless ratio {r['gptq']:.3f} against {r['rtn']:.3f}; GPTQ lower in "
                    f"{fewer} of {len(pairs)} pairs: " + ", ".join(
@@ -410,8 +413,7 @@ def findings(points: list[Point]) -> list[str]:
                    "compared here: `docs/storage/quant_study/run.sh gptq` builds and measures them (GPTQ calibrates "
                    "layer by layer; on a shared 2-core CPU that took one to two minutes per decoder layer, so run it "
                    "where there are more cores or a GPU), then `analyze.py` again.")
-    twins = [(p, q) for p in quantized if p.method in ("int8", "nf4") for q in quantized
-             if q.method == "rtn" and (q.bits, q.granularity, q.grid) == (p.bits, p.granularity, p.grid)]
+    twins = [(row[m], row["rtn"]) for m in ("int8", "nf4") for _, row in method_rows if {m, "rtn"} <= row.keys()]
     if twins:
         out.append("bitsandbytes against RTN on the same scales (codes' entropy / codes + scales under the best "
                    "codec, bits per weight): " + "; ".join(
