@@ -24,6 +24,9 @@
 set -uo pipefail
 KEEP=/tmp/keep
 mkdir -p "$KEEP"
+# The files of the current folder (results), one line each with size and time, sorted: what was
+# brought back is told from what is new by comparing two such lists.
+listing() { find . -type f ! -name worker.log ! -path '*.partial-*' -printf '%P %s %T@\n' | sort; }
 while [ $# -gt 0 ]; do
   case $1 in
     stage) shift
@@ -52,7 +55,7 @@ while [ $# -gt 0 ]; do
            nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
            [ -d $repo ] || cp -r "$PWD" $repo || exit
            if [ ! -f "$sent" ]; then
-             mkdir -p "$results" && (cd "$results" && find . -type f -printf '%P %s %T@\n' | sort > "$sent")
+             mkdir -p "$results" && (cd "$results" && listing > "$sent")
            fi
            cd $repo || exit
            export PYTHONPATH=$repo:/tmp/site PATH=/tmp/site/bin:$PATH PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
@@ -68,7 +71,7 @@ while [ $# -gt 0 ]; do
          cp /tmp/sweep.log "$OUT/sweep.log"
          grep -h "points x" "$OUT/sweep.log" | tail -3
          # only what no earlier call brought back: the results folder would outgrow a call's return
-         (cd $results && find . -type f ! -name worker.log ! -path '*.partial-*' -printf '%P %s %T@\n' | sort > "$KEEP/now.lst"
+         (cd $results && listing > "$KEEP/now.lst"
           comm -13 "$sent" "$KEEP/now.lst" | cut -d' ' -f1 | tar -c -T -) | split -b 15M - "$OUT/results.tar.part-"
          sort -m "$sent" "$KEEP/now.lst" | uniq > "$sent.new" && mv "$sent.new" "$sent"
          ls -la "$OUT" ;;
