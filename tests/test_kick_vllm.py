@@ -1,6 +1,6 @@
-"""``--model kick_vllm`` and ``kick sweep --engine vllm``: what this machine (no GPU, no vllm)
-can check. lm-eval's ``VLLM`` is replaced by a recording stand-in to see what ``KickVLLM`` hands
-it; without vllm, the command and the sweep stop with one line before any weight is read."""
+"""``--model kick_vllm``: what this machine (no GPU, no vllm) can check. lm-eval's ``VLLM`` is
+replaced by a recording stand-in to see what ``KickVLLM`` hands it; without vllm, the command
+stops with one line before any weight is read (``kick sweep --engine vllm``: test_sweep.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ import pytest
 from fixtures.sweep_task import write_task
 from kick_models.checkpoint_cache import CheckpointCache
 from kick_models.compressed_checkpoint import resolve_checkpoint, split_model_args
-from kick_models.sweep import SweepError, build_parser, sweep_from_args
 
 NO_VLLM = pytest.mark.skipif(find_spec("vllm") is not None, reason="vllm is installed here")
 
@@ -106,38 +105,3 @@ def test_lm_eval_model_kick_vllm_without_vllm_says_so_and_compresses_nothing(tin
     assert done.returncode != 0
     assert "the vllm package is not installed here" in done.stderr and "--model kick" in done.stderr
     assert not cache.exists()
-
-
-def parse(args):
-    return sweep_from_args(build_parser().parse_args(args))
-
-
-@NO_VLLM
-def test_sweep_engine_vllm_without_vllm_stops_before_any_worker(tmp_path):
-    model = tmp_path / "model"
-    model.mkdir()
-    with pytest.raises(SweepError, match="vllm package is not installed"):
-        parse(["--model", str(model), "--tasks", "t", "--engine", "vllm", "--output", str(tmp_path / "out")])
-    assert not (tmp_path / "out").exists()
-
-
-def test_the_engine_is_a_setting_only_when_it_is_not_hf(tmp_path, monkeypatch):
-    """Results written before there was an engine (hf) still count for an hf sweep; a vLLM
-    sweep does not resume onto them."""
-    from kick_models import engines
-    sweep_plan = importlib.import_module("kick_models.sweep.plan")  # the package exports a function of that name
-
-    monkeypatch.setattr(engines, "find_spec", lambda name: object())  # as if vllm were installed
-    model = tmp_path / "model"
-    model.mkdir()
-    args = ["--model", str(model), "--tasks", "t", "--output", str(tmp_path / "out")]
-    hf, vllm = parse(args), parse(args + ["--engine", "vllm"])
-    assert hf.engine == "hf" and "engine" not in hf.settings(hf.points[0], "t")
-    assert vllm.settings(vllm.points[0], "t")["engine"] == "vllm"
-    assert "--model kick_vllm" in sweep_plan.lm_eval_command(vllm, vllm.points[0], ["t"], "raw")
-    from test_sweep import write_done
-
-    write_done(hf.result_path(hf.points[0], "t"), hf.settings(hf.points[0], "t"))
-    assert sweep_plan.plan(hf)[0].tasks[0].done
-    with pytest.raises(SweepError, match="engine was None, now 'vllm'"):
-        sweep_plan.plan(vllm)

@@ -4,6 +4,7 @@ input (no evaluation; the end-to-end runs are in test_sweep_resume.py and test_s
 from __future__ import annotations
 
 import json
+from importlib.util import find_spec
 
 import pytest
 
@@ -252,3 +253,27 @@ def test_a_second_worker_on_the_same_point_is_refused(tmp_path):
                 pass
     with point_lock(tmp_path):  # released with the first
         pass
+
+
+@pytest.mark.skipif(find_spec("vllm") is not None, reason="vllm is installed here")
+def test_sweep_engine_vllm_without_vllm_stops_before_any_worker(tmp_path):
+    with pytest.raises(SweepError, match="vllm package is not installed"):
+        parse(base_args(tmp_path, "--engine", "vllm"))
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_engine_is_a_setting_only_when_it_is_not_hf(tmp_path, monkeypatch):
+    """Results written before there was an engine (hf) still count for an hf sweep; a vLLM
+    sweep does not resume onto them."""
+    from kick_models import engines
+    from kick_models.sweep.plan import lm_eval_command
+
+    monkeypatch.setattr(engines, "find_spec", lambda name: object())  # as if vllm were installed
+    hf, vllm = parse(base_args(tmp_path)), parse(base_args(tmp_path, "--engine", "vllm"))
+    assert hf.engine == "hf" and "engine" not in hf.settings(hf.points[0], "task_a")
+    assert vllm.settings(vllm.points[0], "task_a")["engine"] == "vllm"
+    assert "--model kick_vllm" in lm_eval_command(vllm, vllm.points[0], ["task_a"], "raw")
+    write_done(hf.result_path(hf.points[0], "task_a"), hf.settings(hf.points[0], "task_a"))
+    assert sweep.plan(hf)[0].tasks[0].done
+    with pytest.raises(SweepError, match="engine was None, now 'vllm'"):
+        sweep.plan(vllm)
