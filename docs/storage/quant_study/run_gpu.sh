@@ -6,7 +6,7 @@
 # questions: the power calculation in docs/sweep/power.md puts the 4-bit contrasts at 935 to
 # 1,912), closed-book TriviaQA (956) and WikiText-2 perplexity (62 articles). Model float32 and
 # calibration as docs/sweep/run_gpu.sh; --storage records each checkpoint's lossless size (quick codecs)
-# in its results, which kick report puts the scores against. Dense runs first, alone; then four streams.
+# in its results, which kick report puts the scores against.
 #
 #   MODEL=/path/to/SmolLM2-135M-Instruct KICK_DATA_DIR=/path/to/data bash docs/storage/quant_study/run_gpu.sh
 #   (on the device machine: SCRIPT=docs/storage/quant_study/run_gpu.sh RESULTS=docs/storage/quant_study/results
@@ -18,8 +18,8 @@ OUT=${OUT_DIR:-docs/storage/quant_study/results}
 MODEL=${MODEL:-$(kick smollm2)}
 COMMON=(--model "$MODEL" --output "$OUT" --device "${DEVICE:-cuda}" --model-args dtype=float32
         --calibration builtin --nsamples 32 --seqlen 512 --samples slim --storage)
-RTN_GRID=(--recipe-arg group_size=0,-1,32,64,192 --recipe-arg symmetric=true,false)
-GPTQ_GRID=(--bits 4 3 --recipe-arg group_size=-1,64 --recipe-arg symmetric=true,false)
+GROUPS_RTN=(--recipe-arg group_size=0,-1,32,64,192)
+GROUPS_GPTQ=(--recipe-arg group_size=-1,64)
 
 score() {
   kick sweep "${COMMON[@]}" "$@" --tasks kick_factoid_qa --limit 1000 --batch_size 128 \
@@ -27,14 +27,25 @@ score() {
     && kick sweep "${COMMON[@]}" "$@" --tasks kick_ppl --batch_size 1
 }
 
+# Dense (which every kick sweep adds) first, alone, so that the streams find it done; then one
+# stream per bit width and grid for RTN (5 checkpoints each) and GPTQ (2 each), one for
+# bitsandbytes, and the storage half of the GPTQ W3 checkpoints (run.sh gptq; the W4 ones are
+# committed from the CPU; ZipNN has no wheel for the device's Python, so the fast codecs alone)
+# into $OUT/storage, for analyze.py: 12 processes on the device's 16 cores.
 {
   score --methods dense
-  ( score --methods rtn --bits 8 "${RTN_GRID[@]}" ) &
-  ( score --methods rtn --bits 4 "${RTN_GRID[@]}" ) &
-  ( score --methods rtn --bits 3 "${RTN_GRID[@]}" ) &
-  # then the storage half of the GPTQ checkpoints (run.sh gptq; ZipNN has no wheel for the
-  # device's Python, so the fast codecs alone) into $OUT/storage, for analyze.py
-  ( score --methods gptq "${GPTQ_GRID[@]}" && score --methods int8 nf4 \
-      && STUDY_OUT="$OUT/storage" CODECS=${CODECS:-zstd-3,lz4} bash docs/storage/quant_study/run.sh gptq ) &
+  for bits in 8 4 3; do
+    for sym in true false; do
+      ( score --methods rtn --bits $bits "${GROUPS_RTN[@]}" --recipe-arg symmetric=$sym ) &
+    done
+  done
+  for bits in 4 3; do
+    for sym in true false; do
+      ( score --methods gptq --bits $bits "${GROUPS_GPTQ[@]}" --recipe-arg symmetric=$sym ) &
+    done
+  done
+  ( score --methods int8 nf4 ) &
+  ( ONLY='gptq-w3-.*' STUDY_OUT="$OUT/storage" CODECS=${CODECS:-zstd-3,lz4} WORKERS=2 \
+      bash docs/storage/quant_study/run.sh gptq ) &
   wait
 }
