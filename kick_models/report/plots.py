@@ -67,11 +67,23 @@ def _plot_model(report: Report, model: str, folder: Path, size: str, stem: str) 
         if any(r.axis == axis for r in rows):
             fig = _ratio_figure(report, model, rows, axis, styles)
             written += _save(fig, folder / f"{stem}-ratio-vs-{axis}")
-    sized = [r for r in rows if _size(r, size) is not None]
-    if any(r.axis != "dense" for r in sized):
-        fig = _size_figure(report, model, sized, size, styles)
-        written += _save(fig, folder / f"{stem}-ratio-vs-size")
+    written += _plot_size(report, model, folder / f"{stem}-ratio-vs-size", size, styles)
     return written
+
+
+def plot_size(report: Report, model: str, stem: Path, *, size: str = "compressed") -> list[Path]:
+    """Only the frontier figure (ratio to dense against size on disk), as ``<stem>.{png,svg}``;
+    nothing when no compressed row has a size."""
+    with matplotlib.rc_context({"font.size": 11, "axes.titlesize": 11, "legend.fontsize": 10}):
+        rows = [r for r in report.rows_for(model) if r.ratio is not None]
+        return _plot_size(report, model, stem, size, _styles(rows))
+
+
+def _plot_size(report: Report, model: str, stem: Path, size: str, styles: dict) -> list[Path]:
+    sized = [r for r in report.rows_for(model) if r.ratio is not None and _size(r, size) is not None]
+    if not any(r.axis != "dense" for r in sized):
+        return []
+    return _save(_size_figure(report, model, sized, size, styles), stem)
 
 
 def _ratio_figure(report: Report, model: str, rows: list[Row], axis: str, styles: dict):

@@ -22,7 +22,8 @@ choice holding the others fixed, the findings with their figures) and ``bits_per
 
     python docs/storage/quant_study/analyze.py [JSON ...] [--out docs/storage/quant_study]
 
-Without JSON arguments it reads every ``*.json`` and ``*.json.gz`` in ``--out``.
+Without JSON arguments it reads every ``*.json`` and ``*.json.gz`` in ``--out`` and its
+``results/storage`` (but ``pruned.json.gz``, which ``frontier.py`` reads).
 """
 
 from __future__ import annotations
@@ -57,7 +58,9 @@ GRANULARITIES = ("per-tensor", "per-channel", "g192", "g64", "g32")
 PLOT = "bits_per_weight.png"
 
 SWEEP_COMMAND = """bash docs/storage/quant_study/run_gpu.sh   # on a GPU: every checkpoint above, samples kept (its header)
-kick report docs/storage/quant_study/results --output docs/storage/quant_study/quality"""
+kick report docs/storage/quant_study/results --output docs/storage/quant_study/quality --metric kick_icrqa_closed=f1
+bash docs/storage/quant_study/run.sh pruned   # the pruned checkpoints' sizes (CPU)
+python docs/storage/quant_study/frontier.py"""
 
 
 @dataclass(frozen=True)
@@ -161,15 +164,23 @@ def _module_of(name: str) -> str:
     return name.rsplit(".", 1)[0]
 
 
-def _read(path: Path) -> dict:
+def read_storage_json(path: Path) -> dict:
     """A ``kick storage --json`` file, plain or gzipped (``run.sh`` keeps them gzipped)."""
     data = path.read_bytes()
     return json.loads(gzip.decompress(data) if path.suffix == ".gz" else data)
 
 
+def whole_best(model: dict, codecs=None) -> tuple[str, float]:
+    """``(codec, bytes)``: the whole checkpoint under its best codec (of ``codecs``, default every
+    one measured), each tensor in its best layout (``kick storage``'s ``best`` representation)."""
+    best = model["summary"]["representations"]["best"]["codecs"]
+    codec = min((c for c in best if c != "none" and (codecs is None or c in codecs)), key=lambda c: best[c]["bytes"])
+    return codec, best[codec]["bytes"]
+
+
 def load_points(paths: list[Path]) -> list[Point]:
     """Every checkpoint of the ``kick storage --json`` files ``paths``, in their order."""
-    models = [m for path in paths for m in _read(Path(path))["models"]]
+    models = [m for path in paths for m in read_storage_json(Path(path))["models"]]
     if not models:
         raise ValueError(f"no checkpoints in {', '.join(map(str, paths))}")
     modules = quantized_modules(models)
@@ -204,14 +215,13 @@ def load_points(paths: list[Path]) -> list[Point]:
         else:
             weights = sum(math.prod(t["shape"]) for t in codes)
         source = (kick.get("source") or {}).get("pretrained") or model["summary"].get("source") or model["summary"]["label"]
-        best = model["summary"]["representations"]["best"]["codecs"]
-        whole_codec = min((c for c in best if c != "none"), key=lambda c: best[c]["bytes"])
+        whole_codec, whole_bytes = whole_best(model)
         points.append(Point(
             # a folder quantized elsewhere has no kick recipe: its bits come from its packed format
             label=model["summary"]["label"], model=model_name(source), method=recipe.get("method") or ("dense" if bits is None else "external"), bits=bits,
             group_size=group_size, symmetric=symmetric, weights=weights,
             codes=_part(codes), qparams=_part(qparams), rest=_part(rest),
-            whole_raw=model["summary"]["raw_bytes"], whole_best=best[whole_codec]["bytes"], whole_best_codec=whole_codec,
+            whole_raw=model["summary"]["raw_bytes"], whole_best=whole_bytes, whole_best_codec=whole_codec,
         ))
     return points
 
@@ -491,13 +501,14 @@ def report(points: list[Point], sources: list[Path]) -> str:
     for factor in FACTORS:
         parts += [f"### {factor}", "", isolation_table(factor, points), ""]
     parts += [
-        "## Quality (to run on a GPU)",
+        "## Quality: the frontier",
         "",
         "Compressibility is half of the trade: a grid that compresses well because its weights crowd onto "
-        "few of its levels also rounds them more coarsely. The scores of the same checkpoints (ratio to "
-        "dense per task, with paired intervals: factoid QA, closed-book TriviaQA, WikiText-2 perplexity) come from "
-        "the script below, to run on a GPU, whose results also record each checkpoint's lossless size; `kick report` "
-        "then draws the frontier (score ratio against bytes on disk after the best codec).",
+        "few of its levels also rounds them more coarsely. The same recipes scored on a GPU (ratio to dense "
+        "per task with paired intervals: factoid QA, closed-book TriviaQA, WikiText-2 perplexity; `results/`, "
+        "report in `quality/`) are joined with the sizes above, beside the dense and pruned checkpoints, in "
+        "[frontier.md](frontier.md) (`frontier.png`: score ratio against bytes on disk after the best codec). "
+        "Commands:",
         "",
         "```bash",
         SWEEP_COMMAND,
@@ -512,7 +523,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("json", nargs="*", type=Path, help="kick storage --json files, plain or .gz (default: every one in --out)")
     parser.add_argument("--out", type=Path, default=HERE, help="folder for README.md and the plot")
     args = parser.parse_args(argv)
-    sources = args.json or sorted([*args.out.glob("*.json"), *args.out.glob("*.json.gz")])
+    # run.sh's outputs here and run_gpu.sh's (the GPTQ W3 checkpoints, results/storage); the
+    # pruned checkpoints (run.sh pruned) are the frontier's (frontier.py), not quantized
+    sources = args.json or sorted(p for folder in (args.out, args.out / "results" / "storage")
+                                  for p in [*folder.glob("*.json"), *folder.glob("*.json.gz")]
+                                  if not p.name.startswith("pruned."))
     if not sources:
         print(f"analyze.py: no JSON given and none in {args.out}: run run.sh first", file=sys.stderr)
         return 2

@@ -3,7 +3,7 @@
 # Compressibility of Quantized LLMs"): how losslessly compressible SmolLM2-135M-Instruct's
 # quantized weights are, per bit width, scale granularity, grid and method.
 #
-#   docs/storage/quant_study/run.sh [rtn|gptq|bnb|all]  (default all; resumable)
+#   docs/storage/quant_study/run.sh [rtn|gptq|bnb|pruned|all]  (default all; resumable)
 #   ONLY='gptq-w4-g64-sym' docs/storage/quant_study/run.sh gptq   (the labels matching a regex)
 #   ONLY='gptq-w4-g-1-sym|gptq-w4-g64-sym' WORK=/tmp/qs_sym STUDY_OUT=/tmp/qs_sym/out \
 #     docs/storage/quant_study/run.sh gptq      (then /tmp/qs_sym/out/gptq*.{json.gz,csv} copied here as
@@ -14,7 +14,8 @@
 # true/false (30 checkpoints, no calibration) plus dense; GPTQ: bits 4, 3 x group_size -1, 64 x
 # symmetric true/false (8) on 32 x 512 tokens of the built-in calibration text; bitsandbytes:
 # LLM.int8 (absmax int8 per row) and NF4 (blocks of 64, double-quantized absmax), as
-# transformers saves them (2). Group sizes
+# transformers saves them (2); pruned: magnitude, Wanda and SparseGPT at 30%, 50% and 2:4 (9, the
+# pruned points of the frontier). Group sizes
 # must divide 576 and 1536 (128 does not). Each checkpoint is built into the kick cache on
 # first use; the analysis codes every byte with the fast codecs (CODECS; ANS, at ~30 MB/s
 # decoding, would double the time and its sampled interval on a 110 MB checkpoint is wide: the
@@ -51,6 +52,14 @@ for bits in 4 3; do
 done
 
 bnb=("int8=kick:pretrained=$S,method=int8" "nf4=kick:pretrained=$S,method=nf4")
+# the pruned points of the frontier (frontier.py): docs/sweep's grid, the same calibration
+pruned=()
+for method in magnitude wanda sparsegpt; do
+  cal=$([ $method = magnitude ] || echo ",$CAL")
+  for shape in sparsity=0.3 sparsity=0.5 pattern=2:4; do
+    pruned+=("$method-${shape#*=}=kick:pretrained=$S,method=$method,$shape$cal")
+  done
+done
 
 run() {  # part name, then the checkpoints
   local part=$1; shift
@@ -68,6 +77,7 @@ case $PART in
   rtn) run rtn "${rtn[@]}" ;;
   gptq) run gptq "${gptq[@]}" ;;
   bnb) run bnb "${bnb[@]}" ;;
-  all) run rtn "${rtn[@]}"; run gptq "${gptq[@]}"; run bnb "${bnb[@]}" ;;
-  *) echo "run.sh: unknown part '$PART': give rtn, gptq, bnb or all" >&2; exit 2 ;;
+  pruned) run pruned "${pruned[@]}" ;;
+  all) run rtn "${rtn[@]}"; run gptq "${gptq[@]}"; run bnb "${bnb[@]}"; run pruned "${pruned[@]}" ;;
+  *) echo "run.sh: unknown part '$PART': give rtn, gptq, bnb, pruned or all" >&2; exit 2 ;;
 esac

@@ -14,6 +14,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 export KICK_DATA_DIR=${KICK_DATA_DIR:-$(cd ../shared/data && pwd)}
+# one CPU thread per process: twelve processes of 16 threads each on 16 cores (2026-12-05, H100)
+# kept the load average near 100 and the GPU 2% busy, a point taking ~6 min
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=${MKL_NUM_THREADS:-1}
 OUT=${OUT_DIR:-docs/storage/quant_study/results}
 MODEL=${MODEL:-$(kick smollm2)}
 COMMON=(--model "$MODEL" --output "$OUT" --device "${DEVICE:-cuda}" --model-args dtype=float32
