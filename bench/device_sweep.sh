@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # A GPU sweep script ($SCRIPT, default docs/sweep/run_gpu.sh, writing into $RESULTS, default
 # docs/sweep/v2/results; docs/storage/quant_study/run_gpu.sh is the other) on the device machine
-# (no registry, no hub, 64 MiB a call with the repository's ~41 MB of tracked files), in calls
+# (no registry, no hub, 64 MiB a call with the repository's ~56 MB of tracked files), in calls
 # made while it stays warm (30 s):
 #
 #   here, once: the wheels of bench/fetch_device_wheels.sh in .whl, then
-#     python -m bench.model_chunks split $(kick smollm2) .gpu/pieces --piece-mb 18 --with .whl ../shared/data
-#   one call per piece (carry it; with the first also .gpu/pieces/manifest.json and the zstandard
+#     python -m bench.model_chunks split $(kick smollm2) .gpu/pieces --piece-mb 6 --with .whl ../shared/data
+#   (a piece and the tracked files together must stay under what a call takes: 59.8 MB went,
+#   65.4 MB was refused on 2026-12-05; result folders the call does not resume can be left out
+#   of the working tree for the device calls with `git sparse-checkout`)
+#   one call per piece (carry it; first a call with .gpu/pieces/manifest.json and the zstandard
 #   wheel, which joining needs and the device image lacks):
-#     bash bench/device_sweep.sh stage .gpu/pieces/manifest.json .whl/zstandard-*.whl .gpu/pieces/piece-000
+#     bash bench/device_sweep.sh stage .gpu/pieces/manifest.json .whl/zstandard-*.whl
+#     bash bench/device_sweep.sh stage .gpu/pieces/piece-000
 #     bash bench/device_sweep.sh stage .gpu/pieces/piece-001      ... up to the last piece, then
 #     bash bench/device_sweep.sh stage .gpu/pieces/piece-NNN run
 #   (again `bash bench/device_sweep.sh run` while the machine is warm: it waits on the same sweep)

@@ -2,15 +2,16 @@
 device tool's transfers, and put them back together there, losslessly (SHA-256 checked).
 
 Why our own: the device machine has no registry and no hub, and one call carries at most
-64 MiB together with the repository's tracked files (about 41 MB with the second sweep's
-samples), while SmolLM2-135M's weights are 269 MB. The high byte of each bf16 value (sign,
+64 MiB together with the repository's tracked files (56 MB on 2026-12-05, with the second
+sweep's samples and the quantization study's: pieces of 6 MB then; a call refuses a larger
+tree), while SmolLM2-135M's weights are 269 MB. The high byte of each bf16 value (sign,
 exponent, one mantissa bit) is grouped and zstd-compressed (ZipNN's byte grouping,
 arXiv:2411.05239: 134.5 MB to 47 MB); the low bytes are near-random and travel raw. The
 payload (safetensors header, high bytes, low bytes, then a tar of the other files and folders)
 is cut into pieces of ``--piece-mb``; each piece goes in its own call while the machine stays
 warm (bench/device_sweep.sh).
 
-    python -m bench.model_chunks split MODEL_DIR OUT_DIR --piece-mb 18 [--with .whl ../shared/data]  # here
+    python -m bench.model_chunks split MODEL_DIR OUT_DIR --piece-mb 6 [--with .whl ../shared/data]  # here
     python -m bench.model_chunks join OUT_DIR/piece-* --output MODEL_DIR [--extract-to DIR]        # there
 """
 
