@@ -507,8 +507,9 @@ def report(points: list[Point], sources: list[Path]) -> str:
         "few of its levels also rounds them more coarsely. The same recipes scored on a GPU (ratio to dense "
         "per task with paired intervals: factoid QA, closed-book TriviaQA, WikiText-2 perplexity; `results/`, "
         "report in `quality/`) are joined with the sizes above, beside the dense and pruned checkpoints, in "
-        "[frontier.md](frontier.md) (`frontier.png`: score ratio against bytes on disk after the best codec). "
-        "Commands:",
+        "[frontier.md](frontier.md) (`frontier.png`: score ratio against bytes on disk after the best codec; "
+        "`quality/`'s own size column is that of the checkpoints as scored, built from a float32 copy of the "
+        "model, whose embedding is then float32 on disk). Commands:",
         "",
         "```bash",
         SWEEP_COMMAND,
