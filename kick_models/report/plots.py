@@ -42,6 +42,7 @@ MARKERS = ("o", "s", "^", "D", "v", "P", "X", "h")
 DASHES = ("-", "--", ":", "-.")
 FORMATS = ("png", "svg")
 FILL = {"within": "full", "undecided": "bottom", "below": "none"}
+FONTS = {"font.size": 11, "axes.titlesize": 11, "legend.fontsize": 10}
 
 
 def file_stem(model: str) -> str:
@@ -55,7 +56,7 @@ def plot_model(report: Report, model: str, folder: Path, *, size: str = "compres
 
     Files are ``<stem>-ratio-vs-{sparsity,bits,size}.{png,svg}`` (stem: the model's name).
     """
-    with matplotlib.rc_context({"font.size": 11, "axes.titlesize": 11, "legend.fontsize": 10}):
+    with matplotlib.rc_context(FONTS):
         return _plot_model(report, model, folder, size, stem or file_stem(model))
 
 
@@ -74,7 +75,7 @@ def _plot_model(report: Report, model: str, folder: Path, size: str, stem: str) 
 def plot_size(report: Report, model: str, stem: Path, *, size: str = "compressed") -> list[Path]:
     """Only the frontier figure (ratio to dense against size on disk), as ``<stem>.{png,svg}``;
     nothing when no compressed row has a size."""
-    with matplotlib.rc_context({"font.size": 11, "axes.titlesize": 11, "legend.fontsize": 10}):
+    with matplotlib.rc_context(FONTS):
         rows = [r for r in report.rows_for(model) if r.ratio is not None]
         return _plot_size(report, model, stem, size, _styles(rows))
 
