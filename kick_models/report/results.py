@@ -52,6 +52,14 @@ PROMPT_KEYS = ("chat_template", "chat_template_sha", "system_instruction", "fews
 BITS_OF_DTYPE = {"float32": 32, "float16": 16, "bfloat16": 16, "float64": 64, "float8": 8}
 
 
+def recipe_key(recipe: dict[str, Any]) -> str:
+    """Equal for the same recipe (a ``config.kick.recipe``, or the one ``kick storage`` records):
+    every dense one is ``"dense"``."""
+    if str(recipe.get("method", "dense")) in DENSE_METHODS:
+        return "dense"
+    return json.dumps(recipe, sort_keys=True, default=str)
+
+
 @dataclass(frozen=True)
 class TaskScore:
     task: str
@@ -104,7 +112,7 @@ class Run:
     @property
     def recipe_key(self) -> str:
         """Equal for runs of the same recipe (every dense run is ``"dense"``)."""
-        return "dense" if self.is_dense else json.dumps(self.recipe, sort_keys=True, default=str)
+        return recipe_key(self.recipe)
 
     @property
     def axis(self) -> str:

@@ -18,7 +18,8 @@ checkpoint costs in storage against what it costs in quality. Each point here jo
   tied 28M-parameter embedding, norms) are float32 on disk, 57 MB more than as stored, which
   is why their own ``--storage`` sizes (in ``quality/``) are not the x axis here.
 
-Recipes are matched on method, bits, group size, symmetry, sparsity and pattern. The frontier
+Recipes are matched as kick report matches runs (:func:`kick_models.report.results.recipe_key`:
+the whole recorded recipe). The frontier
 line is :func:`kick_models.report.plots.frontier` (by increasing size, each point that scores
 higher than every smaller one). Writes ``frontier.png``/``.svg`` and ``frontier.md``::
 
@@ -38,7 +39,7 @@ from kick_core.atomic import atomic_write_text
 from kick_models.report.compare import Report, Row, build_report
 from kick_models.report.metrics import parse_metric_override
 from kick_models.report.plots import frontier, plot_size
-from kick_models.report.results import load_runs
+from kick_models.report.results import load_runs, recipe_key
 
 REPO = HERE.parents[2]
 QUALITY = HERE / "results"
@@ -48,24 +49,10 @@ STORAGE = (HERE / "rtn.json.gz", HERE / "gptq-w4-sym.json.gz", HERE / "gptq-w4-a
 TASKS = ("kick_factoid_qa", "kick_icrqa_closed", "kick_ppl")
 METRICS = ("kick_icrqa_closed=f1",)
 PRUNING_METHODS = ("magnitude", "wanda", "sparsegpt")
-RECIPE_KEYS = ("method", "bits", "group_size", "symmetric", "sparsity", "pattern")
-DEFAULTS = {"bits": None, "group_size": None, "symmetric": True, "sparsity": 0.0, "pattern": "unstructured"}
 STEM = "frontier"
 
 
-def recipe_key(recipe: dict) -> tuple:
-    """What identifies a recipe across the quality runs and the storage grid."""
-    key = {k: recipe.get(k, DEFAULTS.get(k)) for k in RECIPE_KEYS}
-    if key["method"] == "dense":
-        return ("dense",)
-    if key["method"] in PRUNING_METHODS:  # quantization keys do not apply
-        key.update(bits=None, group_size=None, symmetric=True)
-    if key["pattern"] != "unstructured":  # an N:M pattern fixes the sparsity
-        key["sparsity"] = 0.0
-    return tuple(key[k] for k in RECIPE_KEYS)
-
-
-def storage_sizes(paths: list[Path]) -> tuple[dict[tuple, tuple[str, float, float, str]], list[str]]:
+def storage_sizes(paths: list[Path]) -> tuple[dict[str, tuple[str, float, float, str]], list[str]]:
     """``{recipe key: (label, raw bytes, bytes after the best codec, that codec)}``, the best of
     the codecs measured on every checkpoint of ``paths`` (returned second)."""
     models = [m for p in paths for m in read_storage_json(p)["models"]]
@@ -90,7 +77,7 @@ def sized(rows: list[Row], sizes: dict) -> tuple[list[Row], list[str]]:
     """The rows with the storage grid's size of their recipe; the labels of those without one."""
     out, missing = [], []
     for row in rows:
-        size = sizes.get(recipe_key(row.recipe))
+        size = sizes.get(row.recipe_key)
         if size is None:
             missing.append(row.label)
             continue
