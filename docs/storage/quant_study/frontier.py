@@ -6,12 +6,12 @@ checkpoint costs in storage against what it costs in quality. Each point here jo
 
 * **quality**: the ratio to dense with its paired 95% interval and verdict, from ``kick report``'s
   own comparison (:func:`kick_models.report.compare.build_report`) of the GPU runs of
-  ``run_gpu.sh`` (``results/``: RTN and GPTQ, factoid QA on the first 1,000 questions,
+  ``run_gpu.sh`` (``results/``: RTN, GPTQ and bitsandbytes int8/NF4, factoid QA on the first 1,000 questions,
   closed-book TriviaQA 956, WikiText-2 62 articles) and, for the pruned points, of the second
   sweep (``docs/sweep/v2/results``: the same model, GPU, float32 protocol, calibration and
   tasks, factoid QA on all 4,000 questions);
 * **size**: the same recipe's checkpoint as a user stores it, built from the model's own bf16
-  weights (``run.sh``: ``kick storage`` of every RTN, GPTQ and pruned checkpoint; the GPTQ W3
+  weights (``run.sh``: ``kick storage`` of every RTN, GPTQ, bitsandbytes and pruned checkpoint; the GPTQ W3
   ones in ``results/storage``), in bytes after the best codec measured on *every* checkpoint of
   the figure (each tensor in its best layout). The scored checkpoints were built from a float32
   copy of the model (the sweep's protocol, for CPU/GPU parity): their unquantized tensors (the
@@ -45,7 +45,7 @@ REPO = HERE.parents[2]
 QUALITY = HERE / "results"
 PRUNED_QUALITY = REPO / "docs/sweep/v2/results"
 STORAGE = (HERE / "rtn.json.gz", HERE / "gptq-w4-sym.json.gz", HERE / "gptq-w4-asym.json.gz",
-           HERE / "results/storage/gptq.json.gz", HERE / "pruned.json.gz")
+           HERE / "results/storage/gptq.json.gz", HERE / "bnb.json.gz", HERE / "pruned.json.gz")
 TASKS = ("kick_factoid_qa", "kick_icrqa_closed", "kick_ppl")
 METRICS = ("kick_icrqa_closed=f1",)
 PRUNING_METHODS = ("magnitude", "wanda", "sparsegpt")
@@ -156,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     tasks = [t for t in TASKS if any(r.task == t for r in rows)]
     joined = Report(rows=rows, issues=[], runs=[], settings=report.settings)
     written = plot_size(joined, model, args.out / STEM)
+    cells = table(rows, tasks)
     text = "\n".join([
         "# Compressibility-quality frontier (SmolLM2-135M-Instruct)",
         "",
@@ -163,14 +164,14 @@ def main(argv: list[str] | None = None) -> int:
         f"stored (bf16 source) after the best of {', '.join(codecs)} (the codecs measured on every checkpoint); "
         "y: score ratio to dense with its paired 95% interval; verdict within / below / undecided at 5% "
         "below dense. Quantized points: `results/` (GPU, factoid QA on the first 1,000 questions); pruned "
-        "points: `docs/sweep/v2/results` (same protocol, factoid QA on all 4,000). A dash: not run yet "
-        "(`run_gpu.sh` resumes: finished points are skipped).",
+        "points: `docs/sweep/v2/results` (same protocol, factoid QA on all 4,000)."
+        + (" A dash: not run yet (`run_gpu.sh` resumes: finished points are skipped)." if "—" in cells else ""),
         "",
         *(f"- {line}" for line in findings(rows, tasks)),
         "",
         f"![frontier]({STEM}.png)",
         "",
-        table(rows, tasks),
+        cells,
         "",
     ])
     atomic_write_text(args.out / f"{STEM}.md", text)
