@@ -47,8 +47,6 @@ from compressed_tensors.utils import get_execution_device
 from llmcompressor.modifiers import Modifier
 from pydantic import PrivateAttr
 
-from compressors.arithmetic import HESSIAN_MATMUL
-
 __all__ = ["SharedHessians", "SharedInputStatistics", "add_products", "tf32_matmul"]
 
 

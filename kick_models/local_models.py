@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from kick_core.atomic import atomic_folder

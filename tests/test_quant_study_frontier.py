@@ -10,8 +10,6 @@ import json
 import sys
 from pathlib import Path
 
-import pytest
-
 from kick_models.report.compare import Report, build_report
 from kick_models.report.plots import frontier as frontier_rows
 from kick_models.report.plots import plot_size

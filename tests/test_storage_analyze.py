@@ -228,7 +228,7 @@ def test_resume_reuses_finished_tensors(synthetic_dir, tmp_path, monkeypatch):
 
 
 def test_a_codec_that_loses_bytes_stops_the_analysis(synthetic_dir, monkeypatch):
-    monkeypatch.setitem(CODECS, "lz4", Codec("lz4", bytes, lambda b: bytes(b)[1:]))
+    monkeypatch.setitem(CODECS, "lz4", Codec("lz4", bytes, lambda b: bytes(b)[1:], "a lossy stand-in"))
     with pytest.raises(LosslessError, match=r"model.safetensors: tensor .*: plain: part 0: lz4 did not restore"):
         analyze(synthetic_dir, AnalysisOptions(codecs=("lz4",)), progress=False)
 

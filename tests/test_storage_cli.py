@@ -71,7 +71,10 @@ def test_command_writes_table_json_csv_markdown_and_plots(tiny_model_dir, tmp_pa
     tensors = list(csv.DictReader((out / "storage_tensors.csv").open()))
     assert {r["stream"] for r in tensors} == {"plain", "grouped"} and "exponent=" in tensors[-1]["parts_entropy_bits"]
     assert (tmp_path / "totals.csv").read_text() == (out / "storage_totals.csv").read_text()
-    assert "| codec |" in (out / "storage.md").read_text()
+    markdown = (out / "storage.md").read_text()
+    assert "| codec |" in markdown and "Practical choice (the best ratio of the codecs that" in markdown
+    assert first["practical"]["usable_MBps"] == {"compress": 10.0, "decompress": 100.0}
+    assert "practical choice: " in text and "\npractical choice (the best ratio" in text
     for png in ("ratios.png", "load_time_tiny.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert main(argv) == 0  # the journal makes the rerun resume, with the same numbers
@@ -85,15 +88,47 @@ def test_command_exit_status_for_bad_options_and_lossy_codecs(tiny_model_dir, mo
     assert main([str(tiny_model_dir), "--full", "--sampled", "all", "--quiet"]) == 2
     assert "error: --full and --sampled exclude each other" in capsys.readouterr().err
     assert main([str(tiny_model_dir), "--bandwidth", "fast", "--quiet"]) == 2
-    monkeypatch.setitem(CODECS, "snappy", Codec("snappy", bytes, lambda b: b"\0" + bytes(b)[1:]))
+    capsys.readouterr()
+    for bad in ("10MB/s", "fast,100MB/s", "10MB/s,0"):
+        assert main([str(tiny_model_dir), "--usable", bad, "--quiet"]) == 2
+        assert f"{bad!r}" in capsys.readouterr().err
+    monkeypatch.setitem(CODECS, "snappy", Codec("snappy", bytes, lambda b: b"\0" + bytes(b)[1:], "a lossy stand-in"))
     assert main([str(tiny_model_dir), "--codecs", "snappy", "--quiet"]) == 1
     assert "NOT LOSSLESS" in capsys.readouterr().err
+
+
+def _codec_entry(ratio: float, compress: float, decompress: float) -> dict:
+    return {"ratio": ratio, "ratio_ci95": None, "mode": "full", "compress_MBps": compress, "decompress_MBps": decompress}
+
+
+def test_practical_choice_is_the_best_ratio_at_usable_speeds():
+    from compressors.storage.report import practical_choice, practical_table, practical_text
+
+    summary = {"label": "m", "representations": {
+        "plain": {"codecs": {"none": _codec_entry(1.0, 1e5, 1e5), "zstd-3": _codec_entry(1.2, 150, 400),
+                             "lz4": _codec_entry(1.1, 300, 900), "zstd-19": _codec_entry(1.45, 2, 400),
+                             "ans": _codec_entry(1.5, 110, 30)}},
+        "grouped": {"codecs": {"none": _codec_entry(1.0, 800, 800), "zstd-3": _codec_entry(1.4, 130, 350),
+                               "lz4": _codec_entry(1.05, 250, 500), "zstd-19": _codec_entry(1.48, 3, 300),
+                               "ans": _codec_entry(1.52, 100, 33)}}}}
+    default = practical_choice(summary)
+    assert (default["pick"]["codec"], default["pick"]["representation"], default["pick"]["ratio"]) == ("zstd-3", "grouped", 1.4)
+    assert default["pick"]["tool"] == CODECS["zstd-3"].tool and default["best_at_any_speed"]["codec"] == "ans"
+    text = practical_text(default)
+    assert "zstd level 3" in text and "on byte planes" in text and "at any speed: ans grouped, 1.520" in text
+    slow_ok = practical_choice(summary, {"compress": 1.0, "decompress": 10.0})
+    assert slow_ok["pick"]["codec"] == "ans" and slow_ok["best_at_any_speed"] is None
+    assert "the same" in practical_table([summary], [slow_ok])
+    decode_bound = practical_choice(summary, {"compress": 1.0, "decompress": 350.0})
+    assert decode_bound["pick"]["codec"] == "zstd-19" and decode_bound["pick"]["representation"] == "plain"
+    none = practical_choice(summary, {"compress": 1e4, "decompress": 1e4})
+    assert none["pick"] is None and practical_text(none).startswith("practical choice: none: no codec measured")
 
 
 def test_a_missing_codec_package_is_one_line_and_out_of_the_defaults(tiny_model_dir, monkeypatch, capsys):
     from compressors.storage.codecs import default_codecs
 
-    monkeypatch.setitem(CODECS, "ghost", Codec("ghost", bytes, bytes, requires="no_such_package_for_kick",
+    monkeypatch.setitem(CODECS, "ghost", Codec("ghost", bytes, bytes, "ghost", requires="no_such_package_for_kick",
                                                install="pip install ghost"))
     assert main([str(tiny_model_dir), "--codecs", "zstd-1,ghost", "--quiet"]) == 2
     err = capsys.readouterr().err

@@ -112,7 +112,7 @@ def test_entropy_coder_reaches_the_order0_bound_of_each_byte_plane():
 
 
 def test_a_codec_whose_package_is_missing_is_named_in_one_line(monkeypatch):
-    ghost = Codec("ghost", bytes, bytes, requires="no_such_package_for_kick", install="pip install ghost")
+    ghost = Codec("ghost", bytes, bytes, "ghost", requires="no_such_package_for_kick", install="pip install ghost")
     monkeypatch.setitem(CODECS, "ghost", ghost)
     with pytest.raises(ValueError, match=r"^codec 'ghost' is unavailable: import no_such_package_for_kick failed "
                        r"\(ModuleNotFoundError: .*\); install: pip install ghost$"):
@@ -121,7 +121,7 @@ def test_a_codec_whose_package_is_missing_is_named_in_one_line(monkeypatch):
 
 
 def test_measure_catches_a_codec_that_is_not_lossless():
-    broken = Codec("broken", bytes, lambda b: bytes(b)[:-1] + b"\0")
+    broken = Codec("broken", bytes, lambda b: bytes(b)[:-1] + b"\0", "a lossy stand-in")
     with pytest.raises(LosslessError, match="tensor t: plain: part 1: broken did not restore"):
         measure(broken, [np.zeros(4, np.uint8), np.arange(10, dtype=np.uint8)], where="tensor t: plain")
     measure(broken, [np.arange(10, dtype=np.uint8)], verify=False)  # the check can be switched off

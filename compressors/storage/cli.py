@@ -9,7 +9,9 @@ with a 95% interval, and every other codec on every byte; ``--full`` codes every
 codec, ``--sampled`` names the sampled codecs (``all``: every one).
 
 Prints, per checkpoint, the ratio table (codec x representation, with the order-0 entropy
-bound) and the speed / load-time table, then a comparison of all checkpoints; ``--out``
+bound), the speed / load-time table and its practical choice (the best ratio among the codecs
+at least as fast as ``--usable``: :func:`~compressors.storage.report.practical_choice`), then a
+comparison of all checkpoints and their practical choices; ``--out``
 also writes ``storage.json`` (everything, per tensor included), ``storage_totals.csv``,
 ``storage_tensors.csv``, ``storage.md`` and the PNG plots, and keeps a journal per
 checkpoint there so that an interrupted run resumes. Exit status: 0 done, 1 a codec or
@@ -43,16 +45,21 @@ from compressors.storage.loadtime import (
 )
 from compressors.storage.offload import OVERLAPS, breakeven_rows, offload_rows
 from compressors.storage.report import (
+    USABLE_MBPS,
     best_codec_rows,
     breakeven_table,
     comparison_table,
     headline,
     offload_table,
+    practical_choice,
+    practical_table,
+    practical_text,
     ratio_table,
     speed_table,
     summarize,
     tensors_csv,
     totals_csv,
+    usable_words,
     write_json,
 )
 from compressors.storage.streams import STREAMS
@@ -94,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bandwidth", default=DEFAULT_BANDWIDTHS, help="storage bandwidths for load times, comma-separated")
     p.add_argument("--measure-bandwidth", action="store_true", help="also time reading the checkpoint files")
     p.add_argument("--decode-threads", type=int, default=1, help="cores that decode while loading")
+    p.add_argument("--usable", default=f"{USABLE_MBPS['compress']:g}MB/s,{USABLE_MBPS['decompress']:g}MB/s",
+                   help="COMPRESS,DECOMPRESS: the per-core speeds a codec must reach to be named a checkpoint's "
+                   "practical choice (the best ratio among those that reach both)"),
     p.add_argument("--memory", help="device memory sizes for the memory-constrained load model, comma-separated "
                    "(e.g. 64MB,1GiB): per pass, what does not fit is read from storage")
     p.add_argument("--overhead", default="0", help="memory not available to weights (activations, KV cache), bytes")
@@ -142,6 +152,7 @@ def _run(args) -> int:
         workers=args.workers,
     ).validate()
     bandwidths = [parse_bandwidth(b) for b in args.bandwidth.split(",") if b.strip()]
+    usable = _usable(args.usable)
     memories = [parse_size(m, "memory") for m in _names(args.memory or "")]
     if args.from_json:
         if args.checkpoints or not memories:
@@ -163,14 +174,17 @@ def _run(args) -> int:
         summary = summarize(analysis)
         bws = bandwidths + ([measured["bytes_per_s"]] if measured else [])
         loads = codec_loads(summary, bws, args.decode_threads)
-        models.append({"summary": summary, "loads": loads, "measured_bandwidth": measured, "analysis": analysis})
-        print(_model_text(summary, loads, measured, markdown=False))
+        models.append({"summary": summary, "loads": loads, "measured_bandwidth": measured, "analysis": analysis,
+                       "practical": practical_choice(summary, usable)})
+        print(_model_text(models[-1], markdown=False))
 
     summaries = [m["summary"] for m in models]
     if len(models) > 1:
         print("\ncomparison (ratio raw/compressed):")
         print(comparison_table(summaries))
-    payload = {"bandwidths_Bps": bandwidths, "decode_threads": args.decode_threads, "models": models}
+        print(f"\npractical choice (the best ratio of the codecs that {usable_words(usable)}):")
+        print(practical_table(summaries, [m["practical"] for m in models]))
+    payload = {"bandwidths_Bps": bandwidths, "decode_threads": args.decode_threads, "usable_MBps": usable, "models": models}
     if memories:
         payload["offload"] = _offload(args, summaries, memories, bandwidths)
     if args.json:
@@ -217,12 +231,14 @@ def _offload(args, summaries: list[dict], memories: list[float], bandwidths: lis
     return result
 
 
-def _model_text(summary: dict, loads: dict, measured: dict | None, markdown: bool) -> str:
+def _model_text(model: dict, markdown: bool) -> str:
+    summary, loads, measured = model["summary"], model["loads"], model["measured_bandwidth"]
     lines = ["", headline(summary)]
     if measured:
         lines.append(f"measured read bandwidth: {format_bandwidth(measured['bytes_per_s'])}"
                      + ("" if measured["cache_dropped"] else " (page cache not dropped: may be memory speed)"))
-    lines += ["", ratio_table(summary, markdown), "", speed_table(summary, _best_loads(summary, loads), markdown)]
+    lines += ["", ratio_table(summary, markdown), "", speed_table(summary, _best_loads(summary, loads), markdown), "",
+              practical_text(model["practical"])]
     return "\n".join(lines)
 
 
@@ -238,9 +254,11 @@ def _write_folder(out: Path, payload: dict, threads: int) -> None:
     write_json(out / "storage.json", payload)
     atomic_write_text(out / "storage_totals.csv", totals_csv(summaries, [m["loads"] for m in models]))
     atomic_write_text(out / "storage_tensors.csv", tensors_csv([m["analysis"] for m in models]))
-    md = [_model_text(m["summary"], m["loads"], m["measured_bandwidth"], markdown=True) for m in models]
+    md = [_model_text(m, markdown=True) for m in models]
     if len(models) > 1:
-        md += ["", "Comparison (ratio raw/compressed):", "", comparison_table(summaries, markdown=True)]
+        md += ["", "Comparison (ratio raw/compressed):", "", comparison_table(summaries, markdown=True),
+               "", f"Practical choice (the best ratio of the codecs that {usable_words(payload['usable_MBps'])}):", "",
+               practical_table(summaries, [m["practical"] for m in models], markdown=True)]
     atomic_write_text(out / "storage.md", "\n".join(md).lstrip() + "\n")
     for s in summaries:
         plot_load_time(s, out / f"load_time_{slug(s['label'])}.png", threads)
@@ -252,6 +270,17 @@ def _label_path(arg: str) -> tuple[str, str]:
         label, path = arg.split("=", 1)
         return label, path
     return Path(arg).name or arg, arg
+
+
+def _usable(text: str) -> dict[str, float]:
+    """``--usable COMPRESS,DECOMPRESS`` in MB/s per core."""
+    speeds = [s for s in text.split(",") if s.strip()]
+    if len(speeds) != 2:
+        raise ValueError(f"--usable {text!r}: give two per-core speeds, compress then decompress, e.g. 10MB/s,100MB/s")
+    try:
+        return {"compress": parse_bandwidth(speeds[0]) / 1e6, "decompress": parse_bandwidth(speeds[1]) / 1e6}
+    except ValueError as err:
+        raise ValueError(f"--usable {text!r}: {err}") from None
 
 
 def _names(text: str) -> tuple[str, ...]:

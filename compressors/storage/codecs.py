@@ -75,6 +75,7 @@ class Codec:
     name: str
     compress: Callable[..., bytes]
     decompress: Callable[..., bytes]
+    tool: str  # the library and setting, in words, as a user would ask for it
     sampled: bool = False
     dtypes: frozenset[str] | None = None
     requires: str | None = None
@@ -91,12 +92,14 @@ def _zstd(level: int, sampled: bool = False) -> Codec:
         f"zstd-{level}",
         lambda b: zstandard.ZstdCompressor(level=level).compress(b),
         lambda b: zstandard.ZstdDecompressor().decompress(b),
+        f"zstd level {level} (zstandard; the zstd tool's -{level})",
         sampled,
     )
 
 
 def _brotli(quality: int, sampled: bool = False) -> Codec:
-    return Codec(f"brotli-{quality}", lambda b: brotli.compress(b, quality=quality), brotli.decompress, sampled)
+    return Codec(f"brotli-{quality}", lambda b: brotli.compress(b, quality=quality), brotli.decompress,
+                 f"brotli quality {quality} (brotli)", sampled)
 
 
 # safetensors dtype -> ZipNN's name for it (ZipNN codes these float formats only).
@@ -120,20 +123,22 @@ def _zipnn_decompress(blob, dtype: str) -> bytes:
 CODECS: dict[str, Codec] = {
     c.name: c
     for c in (
-        Codec("none", lambda b: b, lambda b: b),
+        Codec("none", lambda b: b, lambda b: b, "no coder"),
         _zstd(1),
         _zstd(3),
         _zstd(9, sampled=True),
         _zstd(19, sampled=True),
-        Codec("lz4", lz4.frame.compress, lz4.frame.decompress),
-        Codec("gzip-6", lambda b: gzip.compress(b, compresslevel=6, mtime=0), gzip.decompress, sampled=True),
+        Codec("lz4", lz4.frame.compress, lz4.frame.decompress, "LZ4 frame format, default level (lz4)"),
+        Codec("gzip-6", lambda b: gzip.compress(b, compresslevel=6, mtime=0), gzip.decompress, "gzip level 6 (zlib)",
+              sampled=True),
         _brotli(1),
         _brotli(9, sampled=True),
         _brotli(11, sampled=True),
-        Codec("snappy", snappy.compress, snappy.decompress),
-        Codec("zipnn", _zipnn_compress, _zipnn_decompress, dtypes=frozenset(_ZIPNN_DTYPES), requires="zipnn",
+        Codec("snappy", snappy.compress, snappy.decompress, "Snappy (python-snappy)"),
+        Codec("zipnn", _zipnn_compress, _zipnn_decompress, "ZipNN with its defaults (zipnn)",
+              dtypes=frozenset(_ZIPNN_DTYPES), requires="zipnn",
               install="pip install --no-deps zipnn==0.5.4", own_thread=True),
-        Codec("ans", ans.compress, ans.decompress, sampled=True, requires="constriction",
+        Codec("ans", ans.compress, ans.decompress, "static order-0 rANS (constriction)", sampled=True, requires="constriction",
               install="pip install constriction==0.5.0"),
     )
 }

@@ -26,6 +26,7 @@ from collections import Counter
 
 import numpy as np
 
+from compressors.storage.codecs import CODECS
 from compressors.storage.dtypes import DTYPES
 from compressors.storage.loadtime import format_bandwidth
 from kick_core.atomic import atomic_write_text
@@ -224,6 +225,74 @@ def best_codec_rows(summary: dict) -> list[dict]:
         )
         rows.append({"codec": codec, "representation": rep, **summary["representations"][rep]["codecs"][codec]})
     return rows
+
+
+#: The per-core speeds a codec must reach to be named the practical choice (``kick storage
+#: --usable``): compressing at 10 MB/s writes a 7B BF16 checkpoint (14 GB) in 90 s on 16 cores,
+#: and decoding at 100 MB/s keeps 16 cores at 1.6 GB/s, an NVMe drive's speed, so that the
+#: decoder does not hold a load back. zstd-19 and brotli-9 (1-4 MB/s to compress) and the rANS
+#: coder (about 35 MB/s to decode) fall below; zstd-1/3, lz4 and ZipNN pass.
+USABLE_MBPS = {"compress": 10.0, "decompress": 100.0}
+
+#: How each layout stores a tensor, in words, for the practical choice.
+LAYOUT_WORDS = {
+    "plain": "on the bytes as stored",
+    "grouped": "on byte planes (each byte of the value in a stream of its own)",
+    "bitmask": "on a bitmask of the nonzeros plus the kept values",
+    "nm": "on N:M metadata plus the kept values",
+}
+
+
+def practical_choice(summary: dict, usable: dict[str, float] | None = None) -> dict:
+    """The codec and layout (of all pairs measured) with the best ratio among those that compress
+    and decompress at ``usable`` MB/s per core or faster (default :data:`USABLE_MBPS`): ``pick`` (None when no codec
+    shrinks the checkpoint at such speeds), and ``best_at_any_speed`` where that is another one."""
+    usable = dict(usable or USABLE_MBPS)
+    # every codec in every whole-checkpoint layout ("best" mixes layouts tensor by tensor, by size)
+    rows = [{"codec": codec, "representation": rep, **entry} for rep, r in summary["representations"].items()
+            if rep != "best" for codec, entry in r["codecs"].items() if entry["ratio"] and entry["ratio"] > 1]
+    fast = [r for r in rows if (r["compress_MBps"] or 0) >= usable["compress"]
+            and (r["decompress_MBps"] or 0) >= usable["decompress"]]
+    pick = max(fast, key=lambda r: r["ratio"]) if fast else None
+    best = max(rows, key=lambda r: r["ratio"]) if rows else None
+    keep = ("codec", "representation", "ratio", "ratio_ci95", "mode", "compress_MBps", "decompress_MBps")
+    return {"usable_MBps": usable,
+            "pick": None if pick is None else {**{k: pick[k] for k in keep}, "tool": CODECS[pick["codec"]].tool},
+            "best_at_any_speed": None if best is None or best is pick else {k: best[k] for k in keep}}
+
+
+def usable_words(usable: dict[str, float]) -> str:
+    return (f"compress at {usable['compress']:,g} MB/s and decompress at {usable['decompress']:,g} MB/s "
+            "per core or faster")
+
+
+def practical_text(choice: dict) -> str:
+    """One sentence naming the practical tool and setting, and what a slower codec would add."""
+    pick, best, bar = choice["pick"], choice["best_at_any_speed"], usable_words(choice["usable_MBps"])
+    if pick is None:
+        return f"practical choice: none: no codec measured shrinks this checkpoint and can {bar}"
+    text = (f"practical choice: {pick['tool']} {LAYOUT_WORDS[pick['representation']]} ({pick['codec']}, "
+            f"{pick['representation']}): ratio {_fmt_ratio(pick)}, {pick['compress_MBps']:,.1f} MB/s to compress and "
+            f"{pick['decompress_MBps']:,.1f} MB/s to decompress per core, the best ratio of the codecs that {bar}")
+    if best:
+        text += (f"; at any speed: {best['codec']} {best['representation']}, {_fmt_ratio(best)}, "
+                 f"{best['compress_MBps']:,.1f} / {best['decompress_MBps']:,.1f} MB/s")
+    return text
+
+
+def practical_table(summaries: list[dict], choices: list[dict], markdown: bool = False) -> str:
+    """Each checkpoint's practical choice (:func:`practical_choice`) in a row."""
+    header = ["model", "codec", "layout", "ratio", "compress MB/s", "decompress MB/s", "best at any speed"]
+    rows = []
+    for s, choice in zip(summaries, choices):
+        pick, best = choice["pick"], choice["best_at_any_speed"]
+        if pick is None:
+            rows.append([s["label"], "-", "-", "-", "-", "-", "-" if best is None else f"{best['codec']} {best['representation']} {_fmt_ratio(best)}"])
+            continue
+        rows.append([s["label"], pick["codec"], pick["representation"], _fmt_ratio(pick), _fmt(pick["compress_MBps"], ",.1f"),
+                     _fmt(pick["decompress_MBps"], ",.1f"),
+                     "the same" if best is None else f"{best['codec']} {best['representation']} {_fmt_ratio(best)}"])
+    return _table(header, rows, markdown)
 
 
 # -- rendering -----------------------------------------------------------------------------

@@ -41,6 +41,7 @@ from matplotlib.figure import Figure
 
 from compressors.quantization.scheme import granularity
 from compressors.storage.packed import PACKED_SUFFIX
+from compressors.storage.report import practical_choice
 from kick_core.atomic import atomic_write_bytes, atomic_write_text
 from kick_core.names import model_name
 
@@ -99,6 +100,7 @@ class Point:
     whole_raw: float
     whole_best: float
     whole_best_codec: str
+    practical: str  # kick storage's practical choice: codec, layout, ratio (compress / decompress MB/s)
 
     @property
     def granularity(self) -> str:
@@ -216,12 +218,15 @@ def load_points(paths: list[Path]) -> list[Point]:
             weights = sum(math.prod(t["shape"]) for t in codes)
         source = (kick.get("source") or {}).get("pretrained") or model["summary"].get("source") or model["summary"]["label"]
         whole_codec, whole_bytes = whole_best(model)
+        pick = practical_choice(model["summary"])["pick"]
         points.append(Point(
             # a folder quantized elsewhere has no kick recipe: its bits come from its packed format
             label=model["summary"]["label"], model=model_name(source), method=recipe.get("method") or ("dense" if bits is None else "external"), bits=bits,
             group_size=group_size, symmetric=symmetric, weights=weights,
             codes=_part(codes), qparams=_part(qparams), rest=_part(rest),
             whole_raw=model["summary"]["raw_bytes"], whole_best=whole_bytes, whole_best_codec=whole_codec,
+            practical="-" if pick is None else (f"{pick['codec']} {pick['representation']} {pick['ratio']:.3f} "
+                                                f"({pick['compress_MBps']:,.0f} / {pick['decompress_MBps']:,.0f} MB/s)"),
         ))
     return points
 
@@ -241,11 +246,12 @@ def checkpoint_table(points: list[Point]) -> str:
             f"{p.whole_raw / 1e6:.1f}", f"{p.whole_best / 1e6:.1f}", f"{p.whole_raw / p.whole_best:.3f}", p.whole_best_codec,
             f"{p.code_entropy_bits:.2f}", f"{8 * p.qparams.raw / p.weights:.3f}",
             f"{p.bits_per_weight('stored'):.2f}", f"{p.bits_per_weight('best'):.2f}", f"{p.bits_per_weight('entropy'):.2f}",
-            f"{p.linear_ratio:.3f}", p.codes.best_codec,
+            f"{p.linear_ratio:.3f}", p.codes.best_codec, p.practical,
         ])
     return _table(["checkpoint", "method", "bits", "scales", "grid", "disk MB", "best lossless MB", "ratio", "codec",
                    "code entropy (bits/w)", "qparams (bits/w)", "linears stored (bits/w)", "linears best codec (bits/w)",
-                   "linears entropy bound (bits/w)", "linears ratio", "codes codec"], rows)
+                   "linears entropy bound (bits/w)", "linears ratio", "codes codec",
+                   "practical choice (ratio, compress / decompress per core)"], rows)
 
 
 FACTORS = {
@@ -489,6 +495,11 @@ def report(points: list[Point], sources: list[Path]) -> str:
         f"![bits per weight]({PLOT})",
         "",
         "## Per checkpoint",
+        "",
+        "\"best lossless MB\" and \"codec\": the whole file under its best codec, each tensor in its best layout; "
+        "\"practical choice\": `kick storage`'s pick, the codec and layout of the best whole-file ratio among those "
+        "that compress at 10 MB/s and decompress at 100 MB/s per core or faster (`--usable`; speeds as measured "
+        "on the machine that ran the analysis).",
         "",
         checkpoint_table(points),
         "",
