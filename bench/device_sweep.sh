@@ -7,8 +7,10 @@
 #   here, once: the wheels of bench/fetch_device_wheels.sh in .whl, then
 #     python -m bench.model_chunks split $(kick smollm2) .gpu/pieces --piece-mb 6 --with .whl ../shared/data
 #   (a piece and the tracked files together must stay under what a call takes: 59.8 MB went,
-#   65.4 MB was refused on 2026-12-05; result folders the call does not resume can be left out
-#   of the working tree for the device calls with `git sparse-checkout`)
+#   65.4 MB was refused on 2026-12-05. What worked for the quantization study: the device calls
+#   made from a throwaway branch whose tree leaves out the result folders that run does not
+#   resume (`git checkout -b device-tmp && git rm -r -q docs/sweep/v2 docs/sweep/results ... &&
+#   git commit -m tmp`, 17.7 MB), pieces of 40.5 MB (6 calls), then back on main, unpacking there)
 #   one call per piece (carry it; first a call with .gpu/pieces/manifest.json and the zstandard
 #   wheel, which joining needs and the device image lacks):
 #     bash bench/device_sweep.sh stage .gpu/pieces/manifest.json .whl/zstandard-*.whl

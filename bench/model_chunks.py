@@ -3,8 +3,8 @@ device tool's transfers, and put them back together there, losslessly (SHA-256 c
 
 Why our own: the device machine has no registry and no hub, and one call carries at most
 64 MiB together with the repository's tracked files (56 MB on 2026-12-05, with the second
-sweep's samples and the quantization study's: pieces of 6 MB then; a call refuses a larger
-tree), while SmolLM2-135M's weights are 269 MB. The high byte of each bf16 value (sign,
+sweep's samples and the quantization study's; a call refuses a larger tree: the pieces'
+size follows from what the call's tree leaves room for, bench/device_sweep.sh), while SmolLM2-135M's weights are 269 MB. The high byte of each bf16 value (sign,
 exponent, one mantissa bit) is grouped and zstd-compressed (ZipNN's byte grouping,
 arXiv:2411.05239: 134.5 MB to 47 MB); the low bytes are near-random and travel raw. The
 payload (safetensors header, high bytes, low bytes, then a tar of the other files and folders)
