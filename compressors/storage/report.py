@@ -230,7 +230,7 @@ def best_codec_rows(summary: dict) -> list[dict]:
 #: The per-core speeds a codec must reach to be named the practical choice (``kick storage
 #: --usable``): compressing at 10 MB/s writes a 7B BF16 checkpoint (14 GB) in 90 s on 16 cores,
 #: and decoding at 100 MB/s keeps 16 cores at 1.6 GB/s, an NVMe drive's speed, so that the
-#: decoder does not hold a load back. zstd-19 and brotli-9 (1-4 MB/s to compress) and the rANS
+#: decoder does not hold a load back. zstd-19 and brotli-9 (1-7 MB/s to compress) and the rANS
 #: coder (about 35 MB/s to decode) fall below; zstd-1/3, lz4 and ZipNN pass.
 USABLE_MBPS = {"compress": 10.0, "decompress": 100.0}
 
